@@ -8,9 +8,10 @@ public sealed record SyntheticDataset(SynapseLayout Layout, IReadOnlyList<string
     /// <summary>
     /// Generates the synthetic cases and writes them in SAMed's layout: every slice of every training case as
     /// train_npz/caseNNNN_sliceKKK.npz (2D image and label) listed in train.txt, every test case as
-    /// test_vol_h5/caseNNNN.npy.h5 listed in test_vol.txt. Existing files of the same names are replaced.
+    /// test_vol_h5/caseNNNN.npy.h5 listed in test_vol.txt (gzip-compressed with <paramref name="compressVolumes"/>).
+    /// Existing files of the same names are replaced.
     /// </summary>
-    public static SyntheticDataset Write(SynapseLayout layout, SyntheticOptions options)
+    public static SyntheticDataset Write(SynapseLayout layout, SyntheticOptions options, bool compressVolumes = false)
     {
         options.ThrowIfInvalid();
         Directory.CreateDirectory(layout.TrainDir);
@@ -24,7 +25,7 @@ public sealed record SyntheticDataset(SynapseLayout Layout, IReadOnlyList<string
                 trainSlices.AddRange(WriteSlices(layout, synthetic));
             else
             {
-                SynapseH5.Write(layout.TestVolumePath(synthetic.Name), synthetic.Volume);
+                SynapseH5.Write(layout.TestVolumePath(synthetic.Name), synthetic.Volume, compressVolumes);
                 testVolumes.Add(synthetic.Name);
             }
         }

@@ -23,9 +23,10 @@ public static class SynthCommand
         var minSlices = Option("--min-slices", "Fewest slices of a case.", defaults.MinSlices);
         var maxSlices = Option("--max-slices", "Most slices of a case.", defaults.MaxSlices);
         var seed = Option("--seed", "Seed; the same options and seed give the same files.", defaults.Seed);
+        var compress = new Option<bool>("--compress") { Description = "Write test volumes chunked and gzip-compressed." };
         var command = new Command("synth", "Write small synthetic CT-like volumes with organ-like shapes in SAMed's data layout.")
         {
-            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed,
+            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed, compress,
         };
         command.SetAction(result =>
         {
@@ -43,7 +44,7 @@ public static class SynthCommand
                 Seed = result.GetValue(seed),
             };
             var watch = Stopwatch.StartNew();
-            var dataset = SyntheticDataset.Write(layout, options);
+            var dataset = SyntheticDataset.Write(layout, options, result.GetValue(compress));
             Console.WriteLine($"wrote {dataset.TrainSlices.Count} training slices and {dataset.TestVolumes.Count} test volumes " +
                 $"({options.NumClasses} classes, {options.Height}x{options.Width}) to {layout.Root} in {watch.ElapsedMilliseconds} ms");
             var parts = (dataset.TrainSlices.Count > 0 ? ValidationParts.Train : 0) | (dataset.TestVolumes.Count > 0 ? ValidationParts.Test : 0);
