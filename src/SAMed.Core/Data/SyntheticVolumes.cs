@@ -26,11 +26,11 @@ public static class SyntheticVolumes
     private const double LowestOrganHu = 40, HighestOrganHu = 240;
     private const double NoiseHu = 14;
 
+    /// <summary>Every case, generated one at a time as the sequence is enumerated; bad options throw at once.</summary>
     public static IEnumerable<SyntheticCase> GenerateAll(SyntheticOptions options)
     {
         options.ThrowIfInvalid();
-        for (int i = 0; i < options.TotalCases; i++)
-            yield return GenerateCase(options, i);
+        return Enumerable.Range(0, options.TotalCases).Select(i => GenerateCase(options, i));
     }
 
     /// <summary>Case <paramref name="caseIndex"/> (0-based; the first TrainCases are training cases).</summary>
