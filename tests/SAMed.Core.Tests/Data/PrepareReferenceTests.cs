@@ -88,3 +88,31 @@ public sealed class PrepareReferenceTests : IDisposable
         Assert.True(mismatch < 0, mismatch < 0 ? "" : $"{what}: element {mismatch} is {a[mismatch]:R}, expected {e[mismatch]:R}");
     }
 }
+
+/// <summary>Facts the example's README states about the 512 x 512 scan, checked through prepare's [slice, y, x] output.</summary>
+public sealed class PrepareExampleFactsTests
+{
+    [Fact]
+    public void LasScanSlicesHoldTheOrgansTheReadmeNames()
+    {
+        var volume = Prepare.Load(
+            new PrepareCase("case0001", SharedPaths.Data("totalseg-example", "ct_512.nii.gz"), SharedPaths.Data("totalseg-example", "seg_512.nii.gz")),
+            new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+        Assert.Equal((20, 512, 512), (volume.Depth, volume.Height, volume.Width));
+        Assert.Equal([0, 1, 5, 6, 7, 8], volume.LabelVoxels.Keys);
+
+        var classesPerSlice = Enumerable.Range(0, volume.Depth).Select(z => volume.LabelSlice(z).Select(v => (int)v).ToHashSet()).ToList();
+        Assert.Equal(4, classesPerSlice.Count(s => s.Contains(8)));
+        Assert.Superset(new HashSet<int> { 1, 5, 6, 7 }, classesPerSlice[10]);
+
+        // Organs lie on soft tissue (scaled HU between 0 and 200 on average), not on air or bone.
+        var image = volume.ImageSlice(10);
+        var labels = volume.LabelSlice(10);
+        foreach (int organ in new[] { 1, 5, 7 })
+        {
+            double mean = Enumerable.Range(0, labels.Length).Where(i => labels[i] == organ).Average(i => image[i]) * 400 - 125;
+            Assert.InRange(mean, 0, 250);
+        }
+        Assert.Equal(0f, image[0]); // the corner is air, clipped to -125 HU
+    }
+}
