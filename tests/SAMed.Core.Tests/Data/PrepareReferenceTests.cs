@@ -115,4 +115,34 @@ public sealed class PrepareExampleFactsTests
         }
         Assert.Equal(0f, image[0]); // the corner is air, clipped to -125 HU
     }
+
+    [Fact]
+    public void PredictionsInSliceOrderGoBackToNiftiOnTheSourceGrid()
+    {
+        string ct = SharedPaths.Data("totalseg-example", "ct_512.nii.gz"), seg = SharedPaths.Data("totalseg-example", "seg_512.nii.gz");
+        var image = Prepare.LoadImage(ct);
+        var volume = Prepare.Load(new PrepareCase("case0001", ct, seg), new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+        Assert.True(volume.Image.AsSpan().SequenceEqual(image.Image), "LoadImage differs from Load");
+
+        // Stand-in for a model's [D, H, W] prediction: the mapped labels.
+        var prediction = volume.Label.Select(v => (int)v).ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"prediction-{Guid.NewGuid():N}.nii.gz");
+        try
+        {
+            Nifti.Write(path, NiftiImage.FromLabels(image.Source, prediction));
+            var back = Nifti.Read(path);
+            var source = Nifti.Read(seg);
+            Assert.Equal(NiftiDataType.UInt8, back.DataType);
+            Assert.Equal(source.Shape, back.Shape);
+            Assert.Equal(source.Affine, back.Affine);
+            Assert.Equal("LAS", back.Orientation);
+            foreach (var (x, y, z) in new[] { (0, 0, 0), (300, 200, 10), (511, 17, 19), (128, 400, 3) })
+                Assert.Equal(LabelMap.TotalSegmentator.Map((int)source[x, y, z]), back[x, y, z]);
+            Assert.True(back.RawData.SequenceEqual(prediction.Select(v => (byte)v).ToArray()), "written voxels differ from the prediction");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

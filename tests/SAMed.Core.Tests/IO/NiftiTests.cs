@@ -206,6 +206,13 @@ public sealed class NiftiTests : IDisposable
         Assert.Equal("ALS", NiftiAffine.AxisCodes(affine));
     }
 
+    [Fact]
+    public void AxisWithoutDirectionHasNoOrientationCode()
+    {
+        var header = new NiftiHeader { PixDim = [1, 2, 0, 3, 1, 1, 1, 1] };
+        Assert.Equal("R?S", NiftiAffine.AxisCodes(NiftiAffine.Best(header)));
+    }
+
     public static TheoryData<string, int[], float[], string, short, short> ExampleFiles() => new()
     {
         { "ct_512.nii.gz", [512, 512, 20], [0.9765625f, 0.9765625f, 2f], "LAS", 1, 1 },
