@@ -7,6 +7,7 @@ foreach (var command in new[]
     VersionCommand.Create(),
     ValidateCommand.Create(),
     PrepareCommand.Create(),
+    SynthCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
