@@ -90,14 +90,22 @@ public sealed class PrepareReferenceTests : IDisposable
 }
 
 /// <summary>Facts the example's README states about the 512 x 512 scan, checked through prepare's [slice, y, x] output.</summary>
-public sealed class PrepareExampleFactsTests
+public sealed class PrepareExampleFactsTests(PrepareExampleFactsTests.LasScan scan) : IClassFixture<PrepareExampleFactsTests.LasScan>
 {
+    /// <summary>ct_512/seg_512 prepared once with the TotalSegmentator map.</summary>
+    public sealed class LasScan
+    {
+        public static string Ct => SharedPaths.Data("totalseg-example", "ct_512.nii.gz");
+        public static string Seg => SharedPaths.Data("totalseg-example", "seg_512.nii.gz");
+
+        public PreparedVolume Volume { get; } = Prepare.Load(
+            new PrepareCase("case0001", Ct, Seg), new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+    }
+
     [Fact]
     public void LasScanSlicesHoldTheOrgansTheReadmeNames()
     {
-        var volume = Prepare.Load(
-            new PrepareCase("case0001", SharedPaths.Data("totalseg-example", "ct_512.nii.gz"), SharedPaths.Data("totalseg-example", "seg_512.nii.gz")),
-            new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+        var volume = scan.Volume;
         Assert.Equal((20, 512, 512), (volume.Depth, volume.Height, volume.Width));
         Assert.Equal([0, 1, 5, 6, 7, 8], volume.LabelVoxels.Keys);
 
@@ -119,9 +127,8 @@ public sealed class PrepareExampleFactsTests
     [Fact]
     public void PredictionsInSliceOrderGoBackToNiftiOnTheSourceGrid()
     {
-        string ct = SharedPaths.Data("totalseg-example", "ct_512.nii.gz"), seg = SharedPaths.Data("totalseg-example", "seg_512.nii.gz");
-        var image = Prepare.LoadImage(ct);
-        var volume = Prepare.Load(new PrepareCase("case0001", ct, seg), new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+        var image = Prepare.LoadImage(LasScan.Ct);
+        var volume = scan.Volume;
         Assert.True(volume.Image.AsSpan().SequenceEqual(image.Image), "LoadImage differs from Load");
 
         // Stand-in for a model's [D, H, W] prediction: the mapped labels.
@@ -131,7 +138,7 @@ public sealed class PrepareExampleFactsTests
         {
             Nifti.Write(path, NiftiImage.FromLabels(image.Source, prediction));
             var back = Nifti.Read(path);
-            var source = Nifti.Read(seg);
+            var source = Nifti.Read(LasScan.Seg);
             Assert.Equal(NiftiDataType.UInt8, back.DataType);
             Assert.Equal(source.Shape, back.Shape);
             Assert.Equal(source.Affine, back.Affine);
