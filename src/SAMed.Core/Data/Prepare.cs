@@ -17,6 +17,7 @@ public static class Prepare
         if (cases.Count == 0)
             throw new ArgumentException("no cases to prepare");
         var split = PrepareSplit.Make(cases, options);
+        CheckHeaders(split.Train.Concat(split.Test).Distinct());
         var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
         var train = split.Train.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var test = split.Test.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
@@ -56,15 +57,26 @@ public static class Prepare
         return new PrepareSummary(summaries, trainNames.Count, labelVoxels, unlisted, warnings);
     }
 
+    /// <summary>
+    /// Before any work: every file exists, has a readable NIfTI-1 header, and each label's grid is its image's grid.
+    /// (Voxel values, such as NaN or labels outside the map, are checked as each case is read.)
+    /// </summary>
+    public static void CheckHeaders(IEnumerable<PrepareCase> cases)
+    {
+        foreach (var c in cases)
+        {
+            var image = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
+            var label = SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath);
+            CheckSameGrid(c, image, label);
+        }
+    }
+
     /// <summary>Reads one pair and preprocesses it in memory.</summary>
     public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
     {
         var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
         var label = Nifti.Read(c.LabelPath);
-        var labelShape = SpatialShape(label, c.LabelPath);
-        if (labelShape != (image.Width, image.Height, image.Depth))
-            throw new InvalidDataException($"{c.LabelPath}: label grid {labelShape.X} x {labelShape.Y} x {labelShape.Z} differs from the image grid "
-                + $"{image.Width} x {image.Height} x {image.Depth} of {c.ImagePath}");
+        CheckSameGrid(c, (image.Width, image.Height, image.Depth), SpatialShape(label.Shape, c.LabelPath));
 
         var warnings = new List<string>();
         if (!SameGeometry(image.Source.Affine, label.Affine))
@@ -83,7 +95,7 @@ public static class Prepare
         if (!(clipMax > clipMin))
             throw new ArgumentException($"clip range [{clipMin}, {clipMax}] is empty");
         var image = Nifti.Read(imagePath);
-        var (width, height, depth) = SpatialShape(image, imagePath);
+        var (width, height, depth) = SpatialShape(image.Shape, imagePath);
         // x fastest on disk is C order [z, y, x]: the transpose (2, 1, 0) needs no copying.
         var values = Normalize(image.ToFloat(), clipMin, clipMax, imagePath, width, height);
         return new PreparedImage(image, depth, height, width, values);
@@ -177,12 +189,18 @@ public static class Prepare
     }
 
     /// <summary>(X, Y, Z) of a 2D or 3D image, or of a higher-rank one whose extra dimensions are all 1.</summary>
-    private static (int X, int Y, int Z) SpatialShape(NiftiImage image, string path)
+    private static (int X, int Y, int Z) SpatialShape(int[] shape, string path)
     {
-        var shape = image.Shape;
         if (shape.Skip(3).Any(d => d != 1))
             throw new InvalidDataException($"{path}: image has shape [{string.Join(", ", shape)}]; only 3D volumes (or 4D with one time point) can be prepared");
         return (shape[0], shape.Length > 1 ? shape[1] : 1, shape.Length > 2 ? shape[2] : 1);
+    }
+
+    private static void CheckSameGrid(PrepareCase c, (int X, int Y, int Z) image, (int X, int Y, int Z) label)
+    {
+        if (label != image)
+            throw new InvalidDataException($"{c.LabelPath}: label grid {label.X} x {label.Y} x {label.Z} differs from the image grid "
+                + $"{image.X} x {image.Y} x {image.Z} of {c.ImagePath}");
     }
 
     private static bool SameGeometry(double[,] a, double[,] b)

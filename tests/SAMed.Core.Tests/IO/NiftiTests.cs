@@ -281,6 +281,22 @@ public sealed class NiftiTests : IDisposable
     }
 
     [Fact]
+    public void ReadHeaderReadsOnlyTheHeaderOfPlainAndGzipFiles()
+    {
+        foreach (string extension in new[] { ".nii", ".nii.gz" })
+        {
+            string path = Path.Combine(dir, "header" + extension);
+            Nifti.Write(path, NiftiImage.Create(Geometry(), [4, 3, 2], NiftiDataType.Float32, new double[24]));
+            var header = Nifti.ReadHeader(path);
+            Assert.Equal([4, 3, 2], header.Shape);
+            AssertSameGeometry(Geometry(), header);
+        }
+        string cut = Path.Combine(dir, "cut.nii");
+        File.WriteAllBytes(cut, File.ReadAllBytes(Path.Combine(dir, "header.nii"))[..100]);
+        Assert.Contains(cut, Assert.Throws<InvalidDataException>(() => Nifti.ReadHeader(cut)).Message);
+    }
+
+    [Fact]
     public void MissingFileIsNamed()
     {
         string path = Path.Combine(dir, "absent.nii.gz");
