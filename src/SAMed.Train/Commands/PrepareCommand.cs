@@ -28,7 +28,7 @@ public static class PrepareCommand
         };
         var unlisted = new Option<UnlistedLabels>("--unlisted-labels")
         {
-            Description = "Labels the map does not list: Background (map to 0 and report) or Error.",
+            Description = "Labels the map does not list: Background (map to 0 and report them), Error, or Keep (unchanged).",
             DefaultValueFactory = _ => UnlistedLabels.Background,
         };
         var testCases = new Option<string?>("--test-cases")

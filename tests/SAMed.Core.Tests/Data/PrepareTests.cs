@@ -151,6 +151,18 @@ public sealed class PrepareTests : IDisposable
     }
 
     [Fact]
+    public void HeadersOfEveryCaseAreCheckedBeforeAnythingIsWritten()
+    {
+        var good = WritePair("ok");
+        string image = WritePair("bad").Image;
+        string label = WritePair("bad3", shape: [4, 3, 3]).Label;
+        var cases = new[] { new PrepareCase("case0001", good.Image, good.Label), new PrepareCase("case0002", image, label) };
+        var error = Assert.Throws<InvalidDataException>(() => Prepare.Run(cases, Options("early")));
+        Assert.Contains(label, error.Message);
+        Assert.False(Directory.Exists(Path.Combine(dir, "early", "train_npz")));
+    }
+
+    [Fact]
     public void MissingFilesAreNamed()
     {
         string label = WritePair("m").Label;
