@@ -31,6 +31,23 @@ public class NdimageTests
     }
 
     [Fact]
+    public void NearestZoomOfLongLabelsMatchesTheFloatPath()
+    {
+        var floats = Ramp(13, 17);
+        var longs = new long[13, 17];
+        for (int y = 0; y < 13; y++)
+        {
+            for (int x = 0; x < 17; x++)
+                longs[y, x] = (long)floats[y, x];
+        }
+        var fromFloat = Ndimage.ZoomTo(floats, 40, 9, order: 0);
+        var fromLong = Ndimage.ZoomNearestTo(longs, 40, 9);
+        Assert.Equal(fromFloat.Cast<float>().Select(v => (long)v), fromLong.Cast<long>());
+        Assert.Equal(40, fromLong.GetLength(0));
+        Assert.Equal(9, fromLong.GetLength(1));
+    }
+
+    [Fact]
     public void OutputShapeRoundsHalfToEvenLikePython()
     {
         Assert.Equal((2, 4), Ndimage.ZoomOutputShape(5, 7, 0.5, 0.5));
