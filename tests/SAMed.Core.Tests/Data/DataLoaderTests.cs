@@ -128,6 +128,33 @@ public class DataLoaderTests
     }
 
     [Fact]
+    public void WorkersReadAtMostPrefetchBatchesAhead()
+    {
+        // After batch 0 is handed out, only batches 1 and 2 (Prefetch 2) may have been read. Deleting every file
+        // then must make batch 3 fail, since it cannot be started before the consumer takes batch 1.
+        using var slices = new SyntheticSlices(10);
+        var loader = new DataLoader(Dataset(slices), new DataLoaderOptions(BatchSize: 2, Workers: 3, Prefetch: 2));
+        var delivered = new List<int>();
+        var error = Assert.ThrowsAny<Exception>(() =>
+        {
+            foreach (var batch in loader.Epoch(0))
+            {
+                using (batch)
+                    delivered.Add(batch.Index);
+                if (batch.Index == 0)
+                {
+                    Thread.Sleep(300);
+                    foreach (string name in slices.Names)
+                        File.Delete(slices.PathOf(name));
+                }
+            }
+        });
+        Assert.Contains(slices.DataDirectory, error.Message);
+        Assert.Equal(0, delivered[0]);
+        Assert.InRange(delivered.Count, 1, 3);
+    }
+
+    [Fact]
     public void StoppingEarlyOrCancellingEndsTheEpochCleanly()
     {
         using var slices = new SyntheticSlices(12);
