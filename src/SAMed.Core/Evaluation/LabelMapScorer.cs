@@ -38,7 +38,7 @@ public static class LabelMapScorer
     {
         var names = classNames ?? ClassNames.For(numClasses);
         if (names.Count != numClasses)
-            throw new ArgumentException($"{names.Count} class names given for {numClasses} classes", nameof(classNames));
+            throw new ArgumentException($"{names.Count} class names given for {numClasses} classes");
         var cases = new List<CaseEvaluation>();
         foreach (var pair in pairs)
         {

@@ -63,6 +63,24 @@ public sealed class LabelMapScorerTests : IDisposable
     }
 
     [Fact]
+    public void SamedTestVolumeScoresItsOwnLabelPerfectly()
+    {
+        string h5 = Directory.GetFiles(SharedPaths.Reference("prepare", "test_vol_h5"), "*.npy.h5").Order().First();
+        var volume = LabelVolume.Read(h5);
+        var label = SynapseH5.Read(h5).Label;
+        Assert.Equal(label.Shape.Select(d => (int)d), volume.Shape);
+        Assert.Equal(label.ToDouble().Select(v => (int)v), volume.Labels);
+        Assert.Null(volume.Spacing);
+
+        var evaluation = LabelMapScorer.ScoreCase(ScorePair.CaseName(h5)!, volume, volume, 8, useSpacing: false);
+        Assert.Equal("case0001", evaluation.Case);
+        int[] present = [.. volume.Labels.Where(v => v > 0).Distinct()];
+        Assert.NotEmpty(present);
+        for (int c = 1; c <= 8; c++)
+            Assert.Equal(present.Contains(c) ? new ClassMetric(1, 0) : new ClassMetric(0, 0), evaluation.Classes[c - 1]);
+    }
+
+    [Fact]
     public void ShapeMismatchNamesBothFiles()
     {
         string a = Write("a.npy", NpyArray.FromUInt8([0, 1, 1, 0], 2, 2));
