@@ -8,6 +8,7 @@ foreach (var command in new[]
     ValidateCommand.Create(),
     PrepareCommand.Create(),
     SynthCommand.Create(),
+    ScoreCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
