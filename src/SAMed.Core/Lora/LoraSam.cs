@@ -94,7 +94,7 @@ public sealed class LoraSam : nn.Module
             yield return new(LoraKey("w_a", i), w_As[i].weight!);
         for (int i = 0; i < w_Bs.Count; i++)
             yield return new(LoraKey("w_b", i), w_Bs[i].weight!);
-        var state = sam.state_dict();
+        var state = ModuleStateDict.Ordered(sam).ToList();
         foreach (var (key, value) in state)
         {
             if (key.StartsWith("prompt_encoder.", StringComparison.Ordinal))
