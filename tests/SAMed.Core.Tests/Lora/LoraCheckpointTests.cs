@@ -150,3 +150,31 @@ public sealed class LoraCheckpointTests : IDisposable
     private static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);
 }
+
+public class ModelInfoTests
+{
+    [Fact]
+    public void VitBAsSamedTrainsIt()
+    {
+        var info = ModelInfo.Of("vit_b", imageSize: 512, rank: 4, numClasses: 8);
+        Assert.Equal(4_913_621L, info.TrainableParameters);
+        // Official vit_b (93,735,472 at 1024 with 3 mask outputs) adapted to 512 input and 9 mask tokens, plus LoRA.
+        Assert.Equal(92_192_469L, info.TotalParameters);
+        // Every trainable tensor plus the prompt encoder's Gaussian matrix buffer (2 x 128), in float32.
+        Assert.Equal(4L * (4_913_621 + 2 * 128), info.LoraCheckpointBytes);
+    }
+
+    [Fact]
+    public void OfficialVitBParameterCountPlusLora()
+    {
+        var info = ModelInfo.Of("vit_b", imageSize: 1024, rank: 4, numClasses: 3);
+        Assert.Equal(93_735_472L + 12 * 2 * (4 * 768 * 2), info.TotalParameters);
+    }
+
+    [Fact]
+    public void BadSizesAreClearErrors()
+    {
+        Assert.Contains("multiple of the patch size", Assert.Throws<ArgumentException>(() => ModelInfo.Of("vit_b", 500, 4, 8)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ModelInfo.Of("vit_b", 512, 0, 8));
+    }
+}
