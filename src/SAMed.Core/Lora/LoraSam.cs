@@ -26,6 +26,9 @@ public sealed class LoraSam : nn.Module
         w_As = new ModuleList<Linear>();
         w_Bs = new ModuleList<Linear>();
 
+        if (sam.ImageEncoder.Blocks.Any(b => b.Attn.QkvAdapter is not null))
+            throw new InvalidOperationException("this Sam already has LoRA adapters; wrap a fresh Sam");
+
         foreach (var (_, parameter) in sam.ImageEncoder.named_parameters())
             parameter.requires_grad = false;
 

@@ -12,6 +12,7 @@ public sealed class PthStateDictTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Theory]
+    [Trait("Category", "Parity")]
     [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
     public void ReadsEveryReferenceStateDict(string caseDirectory)
     {
@@ -34,6 +35,7 @@ public sealed class PthStateDictTests : IDisposable
     }
 
     [Theory]
+    [Trait("Category", "Parity")]
     [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
     public void ReadsLoraMatricesPickledAsParameters(string caseDirectory)
     {

@@ -13,6 +13,7 @@ public sealed class SamCheckpointTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Theory]
+    [Trait("Category", "Parity")]
     [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
     public void LoadsAsSamedLoadFromDoesForAnotherInputSize(string caseDirectory)
     {

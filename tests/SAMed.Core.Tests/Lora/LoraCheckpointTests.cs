@@ -14,6 +14,7 @@ public sealed class LoraCheckpointTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Theory]
+    [Trait("Category", "Parity")]
     [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
     public void SavedCheckpointReadsBackIdenticalWithTheReferenceKeysAndShapes(string caseDirectory)
     {
