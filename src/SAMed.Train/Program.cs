@@ -9,6 +9,7 @@ foreach (var command in new[]
     PrepareCommand.Create(),
     SynthCommand.Create(),
     ScoreCommand.Create(),
+    InfoCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
