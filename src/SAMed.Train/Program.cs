@@ -7,6 +7,9 @@ foreach (var command in new[]
     VersionCommand.Create(),
     ValidateCommand.Create(),
     SynthCommand.Create(),
+    TestCommand.Create(),
+    PredictCommand.Create(),
+    ExportCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

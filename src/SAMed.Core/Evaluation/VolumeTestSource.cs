@@ -6,25 +6,30 @@ namespace SAMed.Evaluation;
 /// <summary>Test volumes for <see cref="VolumeTester"/>: SAMed's test_vol_h5 list, or NIfTI image/label pairs.</summary>
 public static class VolumeTestSource
 {
+    /// <summary>The volumes test_vol.txt lists, in layout.TestDir (see <see cref="FromList"/>).</summary>
+    public static IReadOnlyList<VolumeTestItem> FromSynapse(SynapseLayout layout) => FromList(layout.TestListPath, layout.TestDir);
+
     /// <summary>
-    /// The volumes test_vol.txt lists, read lazily one at a time. Every listed file must exist: a missing one is an
-    /// error naming the list file and the volume before any is read.
+    /// The volumes a list file names (one NAME a line, read as NAME.npy.h5 in <paramref name="volumeDir"/>), read lazily
+    /// one at a time. Every listed file must exist: a missing one is an error naming the list file and the volume
+    /// before any is read.
     /// </summary>
-    public static IReadOnlyList<VolumeTestItem> FromSynapse(SynapseLayout layout)
+    public static IReadOnlyList<VolumeTestItem> FromList(string listPath, string volumeDir)
     {
-        if (!File.Exists(layout.TestListPath))
-            throw new FileNotFoundException($"{layout.TestListPath}: test list not found", layout.TestListPath);
-        var names = layout.ReadTestNames();
+        if (!File.Exists(listPath))
+            throw new FileNotFoundException($"{listPath}: test list not found", listPath);
+        var names = SynapseLayout.ReadList(listPath);
         if (names.Count == 0)
-            throw new InvalidDataException($"{layout.TestListPath}: the test list names no volumes");
-        var missing = names.Where(n => !File.Exists(layout.TestVolumePath(n))).ToList();
+            throw new InvalidDataException($"{listPath}: the test list names no volumes");
+        string PathOf(string name) => Path.Combine(volumeDir, name + ".npy.h5");
+        var missing = names.Where(n => !File.Exists(PathOf(n))).ToList();
         if (missing.Count > 0)
         {
             throw new FileNotFoundException(
-                $"{layout.TestListPath}: {missing.Count} listed volume(s) not found: {string.Join(", ", missing.Take(5).Select(layout.TestVolumePath))}"
+                $"{listPath}: {missing.Count} listed volume(s) not found: {string.Join(", ", missing.Take(5).Select(PathOf))}"
                 + (missing.Count > 5 ? ", ..." : ""));
         }
-        return [.. names.Select(name => new VolumeTestItem(name, layout.TestVolumePath(name), () => ReadH5(name, layout.TestVolumePath(name))))];
+        return [.. names.Select(name => new VolumeTestItem(name, PathOf(name), () => ReadH5(name, PathOf(name))))];
     }
 
     /// <summary>One SAMed test volume file (NAME.npy.h5).</summary>

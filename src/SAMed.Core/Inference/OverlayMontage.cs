@@ -1,9 +1,10 @@
 namespace SAMed.Inference;
 
 /// <summary>
-/// A PNG montage of up to <see cref="MaxTiles"/> slices of a volume (windowed grey values, voxel order, no
-/// reorientation) with every class painted in its colour, each tile titled with its slice index, and a legend of
-/// the classes below.
+/// A PNG montage of up to <see cref="MaxTiles"/> slices of a volume (windowed grey values) with every class painted
+/// in its colour, each tile titled with its slice index, and a legend of the classes below. Given the voxel axes'
+/// orientation codes (e.g. "RAS"), tiles are flipped to the radiological view: anterior or superior up, the patient's
+/// right (or anterior, for sagittal slices) on the left; otherwise they show the voxel order as stored.
 /// </summary>
 public static class OverlayMontage
 {
@@ -40,14 +41,18 @@ public static class OverlayMontage
     }
 
     /// <summary>Renders and writes the montage (temporary file, then rename).</summary>
-    public static void Write(string path, VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames)
+    public static void Write(
+        string path, VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
     {
-        var (rgb, width, height) = Render(slicer, windowed, labels, classNames);
+        var (rgb, width, height) = Render(slicer, windowed, labels, classNames, orientation);
         PngRgb.Write(path, rgb, width, height);
     }
 
-    public static (byte[] Rgb, int Width, int Height) Render(VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames)
+    public static (byte[] Rgb, int Width, int Height) Render(
+        VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
     {
+        bool flipRows = orientation is { Length: 3 } && orientation[slicer.RowAxis] is 'A' or 'S';
+        bool flipColumns = orientation is { Length: 3 } && orientation[slicer.ColumnAxis] is 'R' or 'A';
         var chosen = ChooseSlices(slicer, labels);
         double zoom = Math.Min((double)TileSize / slicer.Rows, (double)TileSize / slicer.Columns);
         int tileHeight = Math.Max(1, (int)Math.Round(slicer.Rows * zoom));
@@ -73,9 +78,13 @@ public static class OverlayMontage
             for (int y = 0; y < tileHeight; y++)
             {
                 int sy = Math.Min(slicer.Rows - 1, (int)(y / zoom));
+                if (flipRows)
+                    sy = slicer.Rows - 1 - sy;
                 for (int x = 0; x < tileWidth; x++)
                 {
                     int sx = Math.Min(slicer.Columns - 1, (int)(x / zoom));
+                    if (flipColumns)
+                        sx = slicer.Columns - 1 - sx;
                     double grey = Math.Clamp(image[sy, sx], 0f, 1f) * 255;
                     double r = grey, g = grey, b = grey;
                     int c = label[sy, sx];

@@ -70,7 +70,7 @@ public sealed class VolumePredictor
             overlay = Path.Combine(Options.OverlayDir, NiftiStem(inputPath) + "_overlay.png");
             var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
             OverlayMontage.Write(overlay, slicer, Window(image.ToFloat(), inputPath), labels.RawData,
-                Options.ClassNames ?? Evaluation.ClassNames.For(segmenter.NumClasses));
+                Options.ClassNames ?? Evaluation.ClassNames.For(segmenter.NumClasses), image.Orientation);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
     }

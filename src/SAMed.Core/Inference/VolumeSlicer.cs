@@ -29,6 +29,12 @@ public sealed class VolumeSlicer
 
     public int SliceAxis { get; }
 
+    /// <summary>The voxel axis a slice's rows run along (its row index is that axis's coordinate).</summary>
+    public int RowAxis => rowAxis;
+
+    /// <summary>The voxel axis a slice's columns run along.</summary>
+    public int ColumnAxis => columnAxis;
+
     public int SliceCount => Shape[SliceAxis];
 
     public int Rows => Shape[rowAxis];
