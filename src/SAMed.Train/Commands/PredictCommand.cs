@@ -18,21 +18,22 @@ public static class PredictCommand
         };
         var batch = new Option<int>("--batch") { Description = "Slices per forward pass.", DefaultValueFactory = _ => 8 };
         var sliceAxis = new Option<int?>("--slice-axis") { Description = "On-disk voxel axis to slice along: 0, 1 or 2 (default: the config's, SAMed's 2)." };
-        var window = new Option<string?>("--window")
+        var windowOption = new Option<string?>("--window")
         {
             Description = "Intensity window min,max mapped to [0, 1] (default: the config's, CT -125,275), or 'none' for inputs already in [0, 1].",
         };
         var overlay = new Option<string?>("--overlay") { Description = "Folder for PNG montages of slices with the predicted organs and a legend." };
         var command = new Command("predict", "Segment NIfTI volumes with a SAMed model; writes uint8 label maps with the input's geometry.")
         {
-            input, output, batch, sliceAxis, window, overlay,
+            input, output, batch, sliceAxis, windowOption, overlay,
         };
         model.AddTo(command);
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
             model.ApplyThreads(result);
             string from = result.GetValue(input)!, to = result.GetValue(output)!;
-            var jobs = VolumePredictor.Jobs(from, to); // checks the paths before the model is loaded
+            var jobs = VolumePredictor.Jobs(from, to); // checks the paths and options before the model is loaded
+            var window = ParseWindow(result.GetValue(windowOption));
             using var loaded = model.Load(result);
             Console.WriteLine(loaded.Description);
             var options = PredictOptions.From(loaded.Config) with
@@ -42,7 +43,8 @@ public static class PredictCommand
             };
             if (result.GetValue(sliceAxis) is int axis)
                 options = options with { SliceAxis = axis };
-            options = ApplyWindow(options, result.GetValue(window));
+            if (window is var (apply, min, max))
+                options = options with { ApplyWindow = apply, WindowMin = apply ? min : options.WindowMin, WindowMax = apply ? max : options.WindowMax };
 
             var predictor = new VolumePredictor(new SamedSliceSegmenter(loaded), options);
             var progress = new ConsoleProgress();
@@ -64,17 +66,19 @@ public static class PredictCommand
         return command;
     }
 
-    private static PredictOptions ApplyWindow(PredictOptions options, string? text)
+    /// <summary>(apply, min, max) from "min,max" or "none"; null when not given.</summary>
+    private static (bool Apply, double Min, double Max)? ParseWindow(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
-            return options;
+            return null;
         if (text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase))
-            return options with { ApplyWindow = false };
+            return (false, 0, 0);
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         if (parts.Length == 2
             && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double min)
-            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max))
-            return options with { ApplyWindow = true, WindowMin = min, WindowMax = max };
-        throw new ArgumentException($"--window '{text}': expected min,max (e.g. -125,275) or 'none'");
+            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max)
+            && max > min)
+            return (true, min, max);
+        throw new ArgumentException($"--window '{text}': expected min,max with min < max (e.g. -125,275) or 'none'");
     }
 }
