@@ -10,6 +10,7 @@ foreach (var command in new[]
     TestCommand.Create(),
     PredictCommand.Create(),
     ExportCommand.Create(),
+    InfoCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -107,8 +107,10 @@ internal sealed class PickleReader(ZipArchive archive, string path)
         if (expectedLength > Array.MaxLength)
             throw new InvalidDataException($"{path}: record {entry.FullName} is too large ({expectedLength} bytes)");
         var buffer = new byte[expectedLength];
-        using var stream = entry.Open();
-        stream.ReadExactly(buffer);
+        using (var stream = entry.Open())
+            stream.ReadExactly(buffer);
+        if (Crc32.Compute(buffer) != entry.Crc32)
+            throw new InvalidDataException($"{path}: record {entry.FullName} is corrupt (its CRC-32 does not match)");
         return buffer;
     }
 
