@@ -136,10 +136,13 @@ public sealed class LabelMap
     public LabelMap WithUnlisted(UnlistedLabels unlisted) =>
         unlisted == Unlisted ? this : new LabelMap(Name, entries, unlisted);
 
-    /// <summary>The target of a listed source id, or what <see cref="Unlisted"/> says for one not listed (Error returns false).</summary>
+    /// <summary>
+    /// The target of a listed source id, or what <see cref="Unlisted"/> says for one not listed (Error returns false).
+    /// Background 0 maps to 0 and counts as listed unless the map lists it.
+    /// </summary>
     public bool TryMap(int source, out int target, out bool listed)
     {
-        listed = entries.TryGetValue(source, out target);
+        listed = entries.TryGetValue(source, out target) || source == 0;
         if (listed)
             return true;
         switch (Unlisted)

@@ -17,6 +17,7 @@ public static class Prepare
         if (cases.Count == 0)
             throw new ArgumentException("no cases to prepare");
         var split = PrepareSplit.Make(cases, options);
+        CheckHeaders(split.Train.Concat(split.Test).Distinct());
         var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
         var train = split.Train.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var test = split.Test.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
@@ -56,27 +57,48 @@ public static class Prepare
         return new PrepareSummary(summaries, trainNames.Count, labelVoxels, unlisted, warnings);
     }
 
+    /// <summary>
+    /// Before any work: every file exists, has a readable NIfTI-1 header, and each label's grid is its image's grid.
+    /// (Voxel values, such as NaN or labels outside the map, are checked as each case is read.)
+    /// </summary>
+    public static void CheckHeaders(IEnumerable<PrepareCase> cases)
+    {
+        foreach (var c in cases)
+        {
+            var image = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
+            var label = SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath);
+            CheckSameGrid(c, image, label);
+        }
+    }
+
     /// <summary>Reads one pair and preprocesses it in memory.</summary>
     public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
     {
-        if (!(options.ClipMax > options.ClipMin))
-            throw new ArgumentException($"clip range [{options.ClipMin}, {options.ClipMax}] is empty");
-        var image = Nifti.Read(c.ImagePath);
+        var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
         var label = Nifti.Read(c.LabelPath);
-        var (width, height, depth) = SpatialShape(image, c.ImagePath);
-        var labelShape = SpatialShape(label, c.LabelPath);
-        if (labelShape != (width, height, depth))
-            throw new InvalidDataException($"{c.LabelPath}: label grid {labelShape.X} x {labelShape.Y} x {labelShape.Z} differs from the image grid "
-                + $"{width} x {height} x {depth} of {c.ImagePath}");
+        CheckSameGrid(c, (image.Width, image.Height, image.Depth), SpatialShape(label.Shape, c.LabelPath));
 
         var warnings = new List<string>();
-        if (!SameGeometry(image.Affine, label.Affine))
+        if (!SameGeometry(image.Source.Affine, label.Affine))
             warnings.Add($"{c.Name}: the label's affine differs from the image's ({c.LabelPath} vs {c.ImagePath}); voxels are used as stored");
 
+        var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height);
+        return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, counts, unlisted, warnings);
+    }
+
+    /// <summary>
+    /// Reads an image and preprocesses it as SAMed does: scaled values to float32, clip to [clipMin, clipMax],
+    /// (x - clipMin) / (clipMax - clipMin); the voxel array as stored, read as [z, y, x]. NaN or infinity is an error.
+    /// </summary>
+    public static PreparedImage LoadImage(string imagePath, float clipMin = -125, float clipMax = 275)
+    {
+        if (!(clipMax > clipMin))
+            throw new ArgumentException($"clip range [{clipMin}, {clipMax}] is empty");
+        var image = Nifti.Read(imagePath);
+        var (width, height, depth) = SpatialShape(image.Shape, imagePath);
         // x fastest on disk is C order [z, y, x]: the transpose (2, 1, 0) needs no copying.
-        var values = Normalize(image.ToFloat(), options.ClipMin, options.ClipMax, c.ImagePath, width, height);
-        var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, width, height);
-        return new PreparedVolume(c.Name, depth, height, width, values, labels, counts, unlisted, warnings);
+        var values = Normalize(image.ToFloat(), clipMin, clipMax, imagePath, width, height);
+        return new PreparedImage(image, depth, height, width, values);
     }
 
     private static float[] Normalize(float[] values, float min, float max, string path, int width, int height)
@@ -99,23 +121,47 @@ public static class Prepare
         var counts = new SortedDictionary<int, long>();
         var unlisted = new SortedDictionary<int, long>();
         var cache = new Dictionary<int, (int Target, bool Listed)>();
-        for (int i = 0; i < labels.Length; i++)
+        var chunk = new double[1 << 16];
+        // Labels come in long runs: count a run of one source id at a time.
+        int runSource = -1;
+        (int Target, bool Listed) runMapped = default;
+        long runLength = 0;
+        void FlushRun()
         {
-            double value = label.GetValue(i);
-            if (!double.IsFinite(value) || value != Math.Floor(value) || value < 0 || value > int.MaxValue)
-                throw new InvalidDataException($"{path}: label value {value} at voxel {Voxel(i, width, height)} is not a non-negative integer");
-            int source = (int)value;
-            if (!cache.TryGetValue(source, out var mapped))
-            {
-                if (!map.TryMap(source, out int target, out bool listed))
-                    throw new InvalidDataException($"{path}: label {source} (first at voxel {Voxel(i, width, height)}) is not in label map '{map.Name}'");
-                cache[source] = mapped = (target, listed);
-            }
-            labels[i] = mapped.Target;
-            counts[mapped.Target] = counts.GetValueOrDefault(mapped.Target) + 1;
-            if (!mapped.Listed && map.Unlisted == UnlistedLabels.Background)
-                unlisted[source] = unlisted.GetValueOrDefault(source) + 1;
+            if (runLength == 0)
+                return;
+            counts[runMapped.Target] = counts.GetValueOrDefault(runMapped.Target) + runLength;
+            if (!runMapped.Listed && map.Unlisted == UnlistedLabels.Background)
+                unlisted[runSource] = unlisted.GetValueOrDefault(runSource) + runLength;
+            runLength = 0;
         }
+
+        for (long start = 0; start < labels.LongLength; start += chunk.Length)
+        {
+            var values = chunk.AsSpan(0, (int)Math.Min(chunk.Length, labels.LongLength - start));
+            label.CopyValues(start, values);
+            for (int k = 0; k < values.Length; k++)
+            {
+                double value = values[k];
+                long i = start + k;
+                if (value != runSource)
+                {
+                    if (!double.IsFinite(value) || value != Math.Floor(value) || value < 0 || value > int.MaxValue)
+                        throw new InvalidDataException($"{path}: label value {value} at voxel {Voxel(i, width, height)} is not a non-negative integer");
+                    FlushRun();
+                    runSource = (int)value;
+                    if (!cache.TryGetValue(runSource, out runMapped))
+                    {
+                        if (!map.TryMap(runSource, out int target, out bool listed))
+                            throw new InvalidDataException($"{path}: label {runSource} (first at voxel {Voxel(i, width, height)}) is not in label map '{map.Name}'");
+                        cache[runSource] = runMapped = (target, listed);
+                    }
+                }
+                labels[i] = runMapped.Target;
+                runLength++;
+            }
+        }
+        FlushRun();
         return (labels, counts, unlisted);
     }
 
@@ -143,12 +189,18 @@ public static class Prepare
     }
 
     /// <summary>(X, Y, Z) of a 2D or 3D image, or of a higher-rank one whose extra dimensions are all 1.</summary>
-    private static (int X, int Y, int Z) SpatialShape(NiftiImage image, string path)
+    private static (int X, int Y, int Z) SpatialShape(int[] shape, string path)
     {
-        var shape = image.Shape;
         if (shape.Skip(3).Any(d => d != 1))
             throw new InvalidDataException($"{path}: image has shape [{string.Join(", ", shape)}]; only 3D volumes (or 4D with one time point) can be prepared");
         return (shape[0], shape.Length > 1 ? shape[1] : 1, shape.Length > 2 ? shape[2] : 1);
+    }
+
+    private static void CheckSameGrid(PrepareCase c, (int X, int Y, int Z) image, (int X, int Y, int Z) label)
+    {
+        if (label != image)
+            throw new InvalidDataException($"{c.LabelPath}: label grid {label.X} x {label.Y} x {label.Z} differs from the image grid "
+                + $"{image.X} x {image.Y} x {image.Z} of {c.ImagePath}");
     }
 
     private static bool SameGeometry(double[,] a, double[,] b)

@@ -28,8 +28,30 @@ public static class Nifti
         return new NiftiImage(header, data, path);
     }
 
-    /// <summary>Reads only the header.</summary>
-    public static NiftiHeader ReadHeader(string path) => NiftiHeader.Parse(ReadFileBytes(path), path, out _);
+    /// <summary>Reads only the header (decompressing just its bytes), e.g. to check many files quickly.</summary>
+    public static NiftiHeader ReadHeader(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: file not found", path);
+        using var file = File.OpenRead(path);
+        var magic = new byte[2];
+        int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        file.Position = 0;
+        using var stream = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+            ? new GZipStream(file, CompressionMode.Decompress)
+            : (Stream)file;
+        var bytes = new byte[NiftiHeader.Size];
+        int read;
+        try
+        {
+            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: truncated or corrupt gzip data ({e.Message})", e);
+        }
+        return NiftiHeader.Parse(bytes.AsSpan(0, read), path, out _);
+    }
 
     /// <summary>
     /// Writes the image little-endian with its header (geometry, codes, units, scaling) and no extensions;

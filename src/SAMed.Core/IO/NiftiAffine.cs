@@ -81,24 +81,29 @@ public static class NiftiAffine
 
     /// <summary>
     /// The world direction (RAS+ scanner axes) each voxel axis points to, e.g. "LAS": axis x runs to the patient's left.
-    /// Each voxel axis takes the world axis its column leans on most, assigning the strongest pairs first.
+    /// Each voxel axis takes the world axis its column leans on most, assigning the strongest pairs first;
+    /// an axis whose column is zero (no direction) gets '?'.
     /// </summary>
     public static string AxisCodes(double[,] affine)
     {
         var column = new double[3, 3];
+        var codes = new char[3];
+        var worldUsed = new bool[3];
+        var voxelDone = new bool[3];
         for (int j = 0; j < 3; j++)
         {
             double norm = Math.Sqrt(Enumerable.Range(0, 3).Sum(i => affine[i, j] * affine[i, j]));
-            if (norm == 0)
-                throw new ArgumentException($"affine column {j} is zero: the voxel axis has no direction");
+            if (norm == 0 || !double.IsFinite(norm))
+            {
+                codes[j] = '?';
+                voxelDone[j] = true;
+                continue;
+            }
             for (int i = 0; i < 3; i++)
                 column[i, j] = affine[i, j] / norm;
         }
 
-        var codes = new char[3];
-        var worldUsed = new bool[3];
-        var voxelDone = new bool[3];
-        for (int step = 0; step < 3; step++)
+        for (int step = voxelDone.Count(done => done); step < 3; step++)
         {
             int bestWorld = -1, bestVoxel = -1;
             double best = -1;

@@ -83,6 +83,20 @@ public sealed class NiftiImage
         }
     }
 
+    /// <summary>Scaled values of the voxels start, start + 1, ... (x fastest) into <paramref name="destination"/>.</summary>
+    public void CopyValues(long start, Span<double> destination)
+    {
+        if (start < 0 || start + destination.Length > VoxelCount)
+            throw new ArgumentOutOfRangeException(nameof(start), $"voxels [{start}, {start + destination.Length}) are outside [0, {VoxelCount})");
+        var type = DataType;
+        var bytes = data.AsSpan();
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = RawValue(type, bytes, start + i);
+        if (HasScaling)
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = destination[i] * slope + intercept;
+    }
+
     /// <summary>Every voxel's scaled value in float64, x fastest (what nibabel's get_fdata gives, flattened in Fortran order).</summary>
     public double[] ToDouble()
     {

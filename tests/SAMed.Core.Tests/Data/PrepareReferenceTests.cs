@@ -88,3 +88,68 @@ public sealed class PrepareReferenceTests : IDisposable
         Assert.True(mismatch < 0, mismatch < 0 ? "" : $"{what}: element {mismatch} is {a[mismatch]:R}, expected {e[mismatch]:R}");
     }
 }
+
+/// <summary>Facts the example's README states about the 512 x 512 scan, checked through prepare's [slice, y, x] output.</summary>
+public sealed class PrepareExampleFactsTests(PrepareExampleFactsTests.LasScan scan) : IClassFixture<PrepareExampleFactsTests.LasScan>
+{
+    /// <summary>ct_512/seg_512 prepared once with the TotalSegmentator map.</summary>
+    public sealed class LasScan
+    {
+        public static string Ct => SharedPaths.Data("totalseg-example", "ct_512.nii.gz");
+        public static string Seg => SharedPaths.Data("totalseg-example", "seg_512.nii.gz");
+
+        public PreparedVolume Volume { get; } = Prepare.Load(
+            new PrepareCase("case0001", Ct, Seg), new PrepareOptions { OutputDir = "unused", LabelMap = LabelMap.TotalSegmentator });
+    }
+
+    [Fact]
+    public void LasScanSlicesHoldTheOrgansTheReadmeNames()
+    {
+        var volume = scan.Volume;
+        Assert.Equal((20, 512, 512), (volume.Depth, volume.Height, volume.Width));
+        Assert.Equal([0, 1, 5, 6, 7, 8], volume.LabelVoxels.Keys);
+
+        var classesPerSlice = Enumerable.Range(0, volume.Depth).Select(z => volume.LabelSlice(z).Select(v => (int)v).ToHashSet()).ToList();
+        Assert.Equal(4, classesPerSlice.Count(s => s.Contains(8)));
+        Assert.Superset(new HashSet<int> { 1, 5, 6, 7 }, classesPerSlice[10]);
+
+        // Organs lie on soft tissue (scaled HU between 0 and 200 on average), not on air or bone.
+        var image = volume.ImageSlice(10);
+        var labels = volume.LabelSlice(10);
+        foreach (int organ in new[] { 1, 5, 7 })
+        {
+            double mean = Enumerable.Range(0, labels.Length).Where(i => labels[i] == organ).Average(i => image[i]) * 400 - 125;
+            Assert.InRange(mean, 0, 250);
+        }
+        Assert.Equal(0f, image[0]); // the corner is air, clipped to -125 HU
+    }
+
+    [Fact]
+    public void PredictionsInSliceOrderGoBackToNiftiOnTheSourceGrid()
+    {
+        var image = Prepare.LoadImage(LasScan.Ct);
+        var volume = scan.Volume;
+        Assert.True(volume.Image.AsSpan().SequenceEqual(image.Image), "LoadImage differs from Load");
+
+        // Stand-in for a model's [D, H, W] prediction: the mapped labels.
+        var prediction = volume.Label.Select(v => (int)v).ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"prediction-{Guid.NewGuid():N}.nii.gz");
+        try
+        {
+            Nifti.Write(path, NiftiImage.FromLabels(image.Source, prediction));
+            var back = Nifti.Read(path);
+            var source = Nifti.Read(LasScan.Seg);
+            Assert.Equal(NiftiDataType.UInt8, back.DataType);
+            Assert.Equal(source.Shape, back.Shape);
+            Assert.Equal(source.Affine, back.Affine);
+            Assert.Equal("LAS", back.Orientation);
+            foreach (var (x, y, z) in new[] { (0, 0, 0), (300, 200, 10), (511, 17, 19), (128, 400, 3) })
+                Assert.Equal(LabelMap.TotalSegmentator.Map((int)source[x, y, z]), back[x, y, z]);
+            Assert.True(back.RawData.SequenceEqual(prediction.Select(v => (byte)v).ToArray()), "written voxels differ from the prediction");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -64,6 +64,11 @@ public class SyntheticVolumesTests
             float[] pixels = image.ToFloat();
             Assert.InRange(pixels.Min(), 0f, 1f);
             Assert.InRange(pixels.Max(), 0f, 1f);
+            float[] hounsfield = synthetic.Hounsfield.ToFloat();
+            Assert.Equal(image.Shape, synthetic.Hounsfield.Shape);
+            float notWhole = hounsfield.FirstOrDefault(v => v != MathF.Round(v) || v < -1024 || v > 3071, 0.5f);
+            Assert.True(notWhole == 0.5f, $"{notWhole} is not a whole CT value");
+            Assert.Equal(hounsfield.Select(SyntheticVolumes.Window), pixels);
             var classes = label.ToFloat().Distinct().Order().ToArray();
             Assert.Equal(Enumerable.Range(0, numClasses + 1).Select(k => (float)k), classes);
             Assert.Empty(DatasetValidator.CheckArrays(synthetic.Name, image, label, rank: 3, numClasses));
@@ -120,6 +125,16 @@ public class SyntheticVolumesTests
             Assert.True(sizes.Distinct().Count() == sizes.Count, $"class {k} sizes repeat: {string.Join(", ", sizes)}");
             Assert.True(centroids.Distinct().Count() == centroids.Count, $"class {k} centroids repeat");
         }
+    }
+
+    [Fact]
+    public void WindowIsSamedPreprocessing()
+    {
+        Assert.Equal(0f, SyntheticVolumes.Window(-1000));
+        Assert.Equal(0f, SyntheticVolumes.Window(-125));
+        Assert.Equal(0.3125f, SyntheticVolumes.Window(0));
+        Assert.Equal(1f, SyntheticVolumes.Window(275));
+        Assert.Equal(1f, SyntheticVolumes.Window(1200));
     }
 
     [Fact]

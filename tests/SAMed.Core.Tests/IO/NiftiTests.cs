@@ -206,6 +206,13 @@ public sealed class NiftiTests : IDisposable
         Assert.Equal("ALS", NiftiAffine.AxisCodes(affine));
     }
 
+    [Fact]
+    public void AxisWithoutDirectionHasNoOrientationCode()
+    {
+        var header = new NiftiHeader { PixDim = [1, 2, 0, 3, 1, 1, 1, 1] };
+        Assert.Equal("R?S", NiftiAffine.AxisCodes(NiftiAffine.Best(header)));
+    }
+
     public static TheoryData<string, int[], float[], string, short, short> ExampleFiles() => new()
     {
         { "ct_512.nii.gz", [512, 512, 20], [0.9765625f, 0.9765625f, 2f], "LAS", 1, 1 },
@@ -271,6 +278,22 @@ public sealed class NiftiTests : IDisposable
         Assert.Throws<ArgumentException>(() => NiftiImage.Create(Geometry(), [2, 1, 1], NiftiDataType.UInt8, [1, 256]));
         Assert.Throws<ArgumentException>(() => NiftiImage.Create(Geometry(), [2, 1, 1], NiftiDataType.Int16, [1, 0.5]));
         Assert.Throws<ArgumentException>(() => NiftiImage.Create(Geometry(), [2, 2, 1], NiftiDataType.Int16, [1, 2]));
+    }
+
+    [Fact]
+    public void ReadHeaderReadsOnlyTheHeaderOfPlainAndGzipFiles()
+    {
+        foreach (string extension in new[] { ".nii", ".nii.gz" })
+        {
+            string path = Path.Combine(dir, "header" + extension);
+            Nifti.Write(path, NiftiImage.Create(Geometry(), [4, 3, 2], NiftiDataType.Float32, new double[24]));
+            var header = Nifti.ReadHeader(path);
+            Assert.Equal([4, 3, 2], header.Shape);
+            AssertSameGeometry(Geometry(), header);
+        }
+        string cut = Path.Combine(dir, "cut.nii");
+        File.WriteAllBytes(cut, File.ReadAllBytes(Path.Combine(dir, "header.nii"))[..100]);
+        Assert.Contains(cut, Assert.Throws<InvalidDataException>(() => Nifti.ReadHeader(cut)).Message);
     }
 
     [Fact]
