@@ -26,11 +26,11 @@ public static class SyntheticVolumes
     private const double LowestOrganHu = 40, HighestOrganHu = 240;
     private const double NoiseHu = 14;
 
+    /// <summary>Every case, generated one at a time as the sequence is enumerated; bad options throw at once.</summary>
     public static IEnumerable<SyntheticCase> GenerateAll(SyntheticOptions options)
     {
         options.ThrowIfInvalid();
-        for (int i = 0; i < options.TotalCases; i++)
-            yield return GenerateCase(options, i);
+        return Enumerable.Range(0, options.TotalCases).Select(i => GenerateCase(options, i));
     }
 
     /// <summary>Case <paramref name="caseIndex"/> (0-based; the first TrainCases are training cases).</summary>
@@ -219,9 +219,28 @@ public static class SyntheticVolumes
         public static Blob Spine(Grid grid, Body body, SyntheticRandom random)
         {
             double radius = Math.Max(1.5, Math.Min(body.Ry, body.Rx) * random.Uniform(0.14, 0.18));
-            return new Blob(0, (grid.Depth - 1) / 2.0, body.Cy + 0.7 * body.Ry, body.Cx + random.Uniform(-1, 1), grid.Depth * 2.0,
-                radius, radius * 1.1, 0, random.Uniform(-0.1, 0.1), random.Uniform(-0.1, 0.1), Tube: true, 0, 0, 0, 0,
-                BoneHu, 60, 0.5, 0.8, 0.8, random.Uniform(0, 2 * Math.PI));
+            return new Blob(
+                Label: 0,
+                Cz: (grid.Depth - 1) / 2.0,
+                Cy: body.Cy + 0.7 * body.Ry,
+                Cx: body.Cx + random.Uniform(-1, 1),
+                Rz: grid.Depth * 2.0,
+                Ry: radius,
+                Rx: radius * 1.1,
+                Angle: 0,
+                DriftY: random.Uniform(-0.1, 0.1),
+                DriftX: random.Uniform(-0.1, 0.1),
+                Tube: true,
+                Lobe2: 0,
+                Phase2: 0,
+                Lobe3: 0,
+                Phase3: 0,
+                MeanHu: BoneHu,
+                TextureHu: 60,
+                Fz: 0.5,
+                Fy: 0.8,
+                Fx: 0.8,
+                TexturePhase: random.Uniform(0, 2 * Math.PI));
         }
 
         // How far the cross-section at slice z extends, relative to the in-plane radii (0 when the blob misses the slice).

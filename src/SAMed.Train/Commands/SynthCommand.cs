@@ -55,7 +55,7 @@ public static class SynthCommand
                 Console.WriteLine($"wrote {dataset.NiftiCases.Count} NIfTI pairs to {result.GetValue(nifti)} (prepare them with --label-map identity)");
             var parts = (dataset.TrainSlices.Count > 0 ? ValidationParts.Train : 0) | (dataset.TestVolumes.Count > 0 ? ValidationParts.Test : 0);
             var report = DatasetValidator.Validate(layout, options.NumClasses, parts);
-            foreach (var problem in report.Problems)
+            foreach (var problem in report.Problems.Concat(report.Warnings))
                 Console.Error.WriteLine(problem);
             Console.WriteLine(report.Summary);
             return report.IsValid ? 0 : 1;

@@ -115,6 +115,58 @@ public class SyntheticVolumesTests
     }
 
     [Fact]
+    public void OrgansAreLearnableAsRegionsButNotByPixelIntensity()
+    {
+        var cases = SyntheticVolumes.GenerateAll(Defaults).ToList();
+        int n = Defaults.NumClasses + 1;
+        var sums = new double[n];
+        var counts = new double[n];
+        foreach (var synthetic in cases.Where(c => c.IsTraining))
+        {
+            float[] image = synthetic.Volume.Image.ToFloat(), label = synthetic.Volume.Label.ToFloat();
+            for (int i = 0; i < image.Length; i++)
+            {
+                sums[(int)label[i]] += image[i];
+                counts[(int)label[i]]++;
+            }
+        }
+        double[] means = [.. sums.Zip(counts, (sum, count) => sum / count)];
+        int Nearest(double value, int from) => Enumerable.Range(from, n - from).MinBy(k => Math.Abs(value - means[k]));
+
+        // Learnable: the mean intensity of a whole organ names its class in most organs of every case.
+        int named = 0, organs = 0;
+        var overlap = new double[n];
+        var predicted = new double[n];
+        var truth = new double[n];
+        foreach (var synthetic in cases)
+        {
+            float[] image = synthetic.Volume.Image.ToFloat(), label = synthetic.Volume.Label.ToFloat();
+            for (int k = 1; k < n; k++)
+            {
+                organs++;
+                named += Nearest(Enumerable.Range(0, image.Length).Where(i => label[i] == k).Average(i => image[i]), 1) == k ? 1 : 0;
+            }
+            if (synthetic.IsTraining)
+                continue;
+            for (int i = 0; i < image.Length; i++)
+            {
+                int guess = Nearest(image[i], 0), actual = (int)label[i];
+                predicted[guess]++;
+                truth[actual]++;
+                overlap[actual] += guess == actual ? 1 : 0;
+            }
+        }
+        Assert.True(named >= 0.75 * organs, $"only {named} of {organs} organs have their class's intensity");
+
+        // Not trivial: classifying each test pixel by intensity alone segments no organ well.
+        for (int k = 1; k < n; k++)
+        {
+            double dice = 2 * overlap[k] / (predicted[k] + truth[k]);
+            Assert.True(dice < 0.5, $"class {k}: intensity alone reaches Dice {dice:F2}");
+        }
+    }
+
+    [Fact]
     public void OrgansVaryInPositionAndSizeAcrossCases()
     {
         var cases = SyntheticVolumes.GenerateAll(Defaults).ToList();
