@@ -12,6 +12,7 @@ foreach (var command in new[]
     PredictCommand.Create(),
     ExportCommand.Create(),
     InfoCommand.Create(),
+    ScoreCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
