@@ -7,7 +7,7 @@ namespace SAMed.Inference;
 /// </summary>
 public static class ModelExport
 {
-    /// <summary>Returns the configuration path. The model must have no live LoRA adapters (load it with MergeLora).</summary>
+    /// <summary>Writes the tensors in PyTorch's state-dict order and returns the configuration path. The model must have no live LoRA adapters (load it with MergeLora).</summary>
     public static string Export(SegmentationModel model, string checkpointPath)
     {
         if (model.HasLiveLora)
@@ -15,7 +15,7 @@ public static class ModelExport
         if (!checkpointPath.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) && !checkpointPath.EndsWith(".pt", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"{checkpointPath}: the checkpoint name must end in .pth (its configuration goes beside it as .json)");
         string configPath = InferenceConfigFile.PathBeside(checkpointPath);
-        Checkpoints.PthStateDict.Write(checkpointPath, model.Sam.state_dict());
+        Checkpoints.PthStateDict.Write(checkpointPath, Checkpoints.ModuleStateDict.Ordered(model.Sam));
         InferenceConfigFile.Save(model.Config with { LoraRank = 0 }, configPath);
         return configPath;
     }

@@ -30,7 +30,7 @@ public static class ExportCommand
             var export = SegmentationModel.FromModules(config, loaded.Sam); // shares loaded's SAM, disposed with it
             string checkpoint = result.GetValue(output)!;
             string configPath = ModelExport.Export(export, checkpoint);
-            Console.WriteLine($"{loaded.Description}\nwrote {checkpoint} ({loaded.Sam.state_dict().Count} tensors) and {configPath}");
+            Console.WriteLine($"{loaded.Description}\nwrote {checkpoint} ({Checkpoints.ModuleStateDict.Ordered(loaded.Sam).Count()} tensors) and {configPath}");
             return 0;
         }));
         return command;
