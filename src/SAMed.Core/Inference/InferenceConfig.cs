@@ -27,6 +27,12 @@ public sealed record InferenceConfig
 
     public double WindowMax { get; init; } = 275;
 
+    /// <summary>
+    /// torch seed set before a model without SAM checkpoint is built: a tiny model's frozen encoder is random, so
+    /// testing it needs the weights its training run drew (the trainer seeds with its seed, 1234 by default, then builds SAM).
+    /// </summary>
+    public int Seed { get; init; } = 1234;
+
     /// <summary>Names of classes 1..N for reports and overlays; null: SAMed's Synapse organs for 8 classes, else "class i".</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
@@ -44,7 +50,7 @@ public sealed record InferenceConfig
     /// <summary>
     /// A preset as SAMed's test.py builds it: SAM's registry architecture at <paramref name="imageSize"/> with
     /// num_classes mask outputs and pixel_mean 0, pixel_std 1 (inputs are in [0, 1]); "tiny" is a small SAM for CPU
-    /// smoke runs and tests (the architecture of the parity reference case).
+    /// smoke runs and tests (see <see cref="Tiny"/>).
     /// </summary>
     public static InferenceConfig ForModel(string modelType, int imageSize = 512, int numClasses = 8, int loraRank = 4)
     {
@@ -57,15 +63,20 @@ public sealed record InferenceConfig
         };
     }
 
-    /// <summary>A 4-block, 64-wide SAM with a 32-wide decoder (the parity reference case's shape).</summary>
+    /// <summary>
+    /// The tiny SAM exactly as the trainer builds it (Training.TrainingModel.Tiny on the training branch; keep the two
+    /// equal): a 4-block ViT of width 64 with patch 4, 4 heads, window 4, global blocks 1 and 3, and a 32-wide prompt
+    /// encoder and two-way decoder.
+    /// </summary>
     public static SamConfig Tiny(int imageSize, int numClasses) => new()
     {
         ImageSize = imageSize,
+        PatchSize = 4,
         NumClasses = numClasses,
         EncoderEmbedDim = 64,
         EncoderDepth = 4,
         EncoderNumHeads = 4,
-        WindowSize = 3,
+        WindowSize = 4,
         GlobalAttnIndexes = [1, 3],
         PromptEmbedDim = 32,
         MaskInChans = 4,

@@ -73,7 +73,8 @@ public static class InferenceConfigFile
         int imageSize = Int(root, "img_size", 512, source);
         int numClasses = Int(root, "num_classes", 8, source);
         int rank = Int(root, "rank", 4, source);
-        return InferenceConfig.ForModel(vitName, imageSize, numClasses, rank);
+        int seed = Int(root, "seed", 1234, source);
+        return InferenceConfig.ForModel(vitName, imageSize, numClasses, rank) with { Seed = seed };
     }
 
     private static bool ModelTypesAccepted(string name) => InferenceConfig.ModelTypes.Contains(name) || name == "default";

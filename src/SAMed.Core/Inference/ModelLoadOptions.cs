@@ -15,6 +15,9 @@ public sealed record ModelLoadOptions
     public int? NumClasses { get; init; }
     public int? Rank { get; init; }
     public int? InputSize { get; init; }
+    /// <summary>torch seed before building a model that has no SAM checkpoint (default: the configuration's, 1234).</summary>
+    public int? Seed { get; init; }
+
     public string? SamCheckpoint { get; init; }
     public string? LoraCheckpoint { get; init; }
 

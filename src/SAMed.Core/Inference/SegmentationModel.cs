@@ -127,6 +127,8 @@ public sealed class SegmentationModel : IDisposable
                 options.ModelType, options.ImageSize ?? 512, options.NumClasses ?? fileClasses ?? 8, options.Rank ?? fileRank ?? 4);
             if (options.InputSize is int inputSize)
                 config = config with { InputSize = inputSize };
+            if (options.Seed is int seed)
+                config = config with { Seed = seed };
             config.Validate("model options");
         }
 
@@ -134,13 +136,15 @@ public sealed class SegmentationModel : IDisposable
         if (options.SamCheckpoint is null && pretrainedType)
             throw new ArgumentException($"{config.ModelType} needs a SAM checkpoint (e.g. sam_{config.ModelType}_*.pth): SAMed's image encoder is SAM's, frozen");
 
+        if (options.SamCheckpoint is null)
+            torch.manual_seed(config.Seed);
         var sam = new Sam(config.Model);
         LoraSam? lora = null;
         try
         {
             if (options.SamCheckpoint is not null)
                 SamCheckpoint.LoadOfficial(sam, options.SamCheckpoint);
-            var parts = new List<string> { options.SamCheckpoint is null ? $"random-init {config.ModelType}" : $"{config.ModelType} from {options.SamCheckpoint}" };
+            var parts = new List<string> { options.SamCheckpoint is null ? $"random-init {config.ModelType} (seed {config.Seed})" : $"{config.ModelType} from {options.SamCheckpoint}" };
             if (options.LoraCheckpoint is not null)
             {
                 if (config.LoraRank < 1)
@@ -187,6 +191,7 @@ public sealed class SegmentationModel : IDisposable
             Model = model,
             LoraRank = options.Rank ?? config.LoraRank,
             InputSize = options.InputSize ?? config.InputSize,
+            Seed = options.Seed ?? config.Seed,
             ClassNames = model.NumClasses == config.Model.NumClasses ? config.ClassNames : null,
         };
         result.Validate(source);

@@ -195,13 +195,17 @@ internal sealed class ModelCommandOptions
     public Option<int?> InputSize { get; } = new("--input-size") { Description = "SAMed's input_size: slices go to this size first (default 224)." };
     public Option<int?> NumClasses { get; } = new("--num-classes") { Description = "Foreground classes (default: from the LoRA file, else 8)." };
     public Option<int?> Rank { get; } = new("--rank") { Description = "LoRA rank (default: from the LoRA file)." };
+    public Option<int?> Seed { get; } = new("--seed")
+    {
+        Description = "torch seed before building a model without SAM checkpoint (tiny): use the training run's seed (default 1234).",
+    };
     public Option<bool> MergeLora { get; } = new("--merge-lora") { Description = "Fold LoRA into the qkv weights before running (same outputs, faster)." };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: its default)." };
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Checkpoint, SamCheckpoint, Lora, Model, Config, ImageSize, InputSize, NumClasses, Rank, MergeLora, Device, Threads })
+        foreach (Option option in new Option[] { Checkpoint, SamCheckpoint, Lora, Model, Config, ImageSize, InputSize, NumClasses, Rank, Seed, MergeLora, Device, Threads })
             command.Options.Add(option);
     }
 
@@ -225,6 +229,7 @@ internal sealed class ModelCommandOptions
         InputSize = result.GetValue(InputSize),
         NumClasses = result.GetValue(NumClasses),
         Rank = result.GetValue(Rank),
+        Seed = result.GetValue(Seed),
         MergeLora = result.GetValue(MergeLora),
         Device = result.GetValue(Device)!,
     };

@@ -1,6 +1,8 @@
 using SAMed.Inference;
+using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
+using TorchSharp;
 
 namespace SAMed.Tests.Inference;
 
@@ -43,6 +45,47 @@ public class ModelLoadingTests
         var options = new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, LoraCheckpoint = reference.LoraCheckpointPath, Rank = reference.LoraRank + 1 };
         var error = Assert.Throws<InvalidDataException>(() => SegmentationModel.Load(options));
         Assert.Contains(reference.LoraCheckpointPath, error.Message);
+    }
+
+    [Fact]
+    public void TinyRunsAreRebuiltFromTheirSeedAndLoraFile()
+    {
+        // As the trainer does: seed, build the tiny SAM (its frozen encoder stays random), wrap it in LoRA, train, save.
+        string directory = TestFiles.TempDirectory();
+        torch.manual_seed(77);
+        using var trained = new LoraSam(new Sam(InferenceConfig.Tiny(32, 3)), 4);
+        using (torch.no_grad())
+        {
+            foreach (var (_, parameter) in trained.TrainableParameters())
+                parameter.add_(torch.randn_like(parameter) * 0.05);
+        }
+        string loraPath = Path.Combine(directory, "epoch_4.pth");
+        trained.SaveLora(loraPath);
+        string runConfig = Path.Combine(directory, "config.json");
+        File.WriteAllText(runConfig, """{ "vit_name": "tiny", "img_size": 32, "num_classes": 3, "rank": 4, "seed": 77, "batch_size": 2 }""");
+
+        using var input = torch.rand(2, 3, 32, 32);
+        using var noGrad = torch.no_grad();
+        trained.eval();
+        using var want = trained.Forward(input, true, 32);
+        foreach (var options in new[]
+        {
+            new ModelLoadOptions { ConfigPath = runConfig, LoraCheckpoint = loraPath },
+            new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, Seed = 77, LoraCheckpoint = loraPath, MergeLora = true },
+        })
+        {
+            torch.manual_seed(5); // the loader seeds itself
+            using var loaded = SegmentationModel.Load(options);
+            Assert.Equal(3, loaded.Config.NumClasses);
+            Assert.Equal(4, loaded.Config.LoraRank);
+            using var got = loaded.Sam.Forward(input, true, 32);
+            var difference = (got.masks - want.masks).abs().max().item<float>();
+            Assert.True(difference < 1e-4f, $"{options.ConfigPath ?? "tiny"}: masks differ by {difference}");
+        }
+
+        using var otherSeed = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, Seed = 78, LoraCheckpoint = loraPath });
+        using var differs = otherSeed.Sam.Forward(input, true, 32);
+        Assert.True((differs.masks - want.masks).abs().max().item<float>() > 1e-3f, "another seed must give another random encoder");
     }
 
     [Fact]
