@@ -53,6 +53,27 @@ public class VolumePredictorTests
     }
 
     [Fact]
+    public void PredictAndTestGiveTheSameLabelsForTheSameVolume()
+    {
+        // The h5 layout is the NIfTI voxel array transposed to [z, y, x]; both paths must slice it the same way.
+        var volume = TestFiles.Volume("case0001", depth: 5);
+        using var model = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, NumClasses = 3, InputSize = 16, Seed = 9 });
+        var segmenter = new SamedSliceSegmenter(model);
+        var tested = new SAMed.Evaluation.VolumeTester(segmenter, new SAMed.Evaluation.VolumeTestOptions { NumClasses = 3, BatchSize = 3 })
+            .PredictVolume(volume);
+
+        string directory = TestFiles.TempDirectory();
+        string input = Path.Combine(directory, "case0001.nii.gz");
+        var header = SAMed.Evaluation.VolumeTestNifti.SamedHeader();
+        Nifti.Write(input, NiftiImage.Create(header, [volume.Width, volume.Height, volume.Depth], NiftiDataType.Float32, volume.Image.Select(v => (double)v).ToArray()));
+        var predictor = new VolumePredictor(segmenter, new PredictOptions { ApplyWindow = false, BatchSize = 2 });
+        var result = predictor.PredictFile(input, Path.Combine(directory, "out.nii.gz"));
+        var predicted = Nifti.Read(result.Output).ToDouble().Select(v => (int)v).ToArray();
+        Assert.Equal(tested, predicted);
+        Assert.Contains(tested, v => v != 0);
+    }
+
+    [Fact]
     public void SlicesFollowSamedsLayoutAndEveryAxisRoundTrips()
     {
         int nx = 5, ny = 4, nz = 3;
