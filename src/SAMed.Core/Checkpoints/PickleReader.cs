@@ -292,6 +292,13 @@ internal sealed class PickleReader(ZipArchive archive, string path)
                         stack.Add(Call(callable, args));
                         break;
                     }
+                case 0x81:                                                      // NEWOBJ: cls.__new__(cls, *args)
+                    {
+                        var args = Pop() as object?[] ?? throw new InvalidDataException($"{path}: NEWOBJ without an argument tuple");
+                        var cls = Pop() as Global ?? throw new InvalidDataException($"{path}: NEWOBJ of something that is not a class");
+                        stack.Add(Call(cls, args));
+                        break;
+                    }
                 case (byte)'b': Pop(); break;                                    // BUILD: state (e.g. _metadata) is not needed
                 case (byte)'Q':                                                  // BINPERSID
                     stack.Add(PersistentLoad(Pop()));

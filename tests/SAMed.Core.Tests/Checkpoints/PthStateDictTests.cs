@@ -59,6 +59,42 @@ public sealed class PthStateDictTests : IDisposable
         }
     }
 
+    private static string Fixture(string name) =>
+        Path.Combine(SharedPaths.RepositoryRoot, "tests", "SAMed.Core.Tests", "Checkpoints", "Fixtures", name);
+
+    [Fact]
+    public void ReadsParametersViewsAndDtypesSavedByTorch()
+    {
+        // Fixtures/torch_saved.pth: torch.save of an OrderedDict (torch 1.13) holding an nn.Parameter, a transposed
+        // view and a slice of one shared storage, and int64, float16, 0-d, bool and float64 tensors.
+        using var scope = torch.NewDisposeScope();
+        var tensors = PthStateDict.Read(Fixture("torch_saved.pth"));
+        Assert.Equal(["param", "view_t", "view_slice", "long", "half", "scalar", "bool", "double"], tensors.Keys);
+        var baseGrid = torch.arange(24, dtype: ScalarType.Float32).reshape(4, 6);
+        Assert.True(Identical(torch.arange(15, dtype: ScalarType.Float32).reshape(3, 5) / 8, tensors["param"]));
+        Assert.False(tensors["param"].requires_grad);
+        Assert.True(Identical(baseGrid.t().contiguous(), tensors["view_t"]));
+        Assert.True(Identical(baseGrid[1..3, 2..5].contiguous(), tensors["view_slice"]));
+        Assert.True(Identical(torch.arange(7, dtype: ScalarType.Int64) - 3, tensors["long"]));
+        Assert.True(Identical(torch.tensor(new float[] { 0.5f, -1.25f, 2, 3 }).to_type(ScalarType.Float16), tensors["half"]));
+        Assert.True(Identical(torch.tensor(3.5f), tensors["scalar"]));
+        Assert.True(Identical(torch.tensor(new[] { true, false, true }), tensors["bool"]));
+        Assert.True(Identical(torch.arange(3, dtype: ScalarType.Float64) / 4, tensors["double"]));
+
+        // Views come back as independent tensors.
+        tensors["view_t"].add_(1);
+        Assert.True(Identical(baseGrid[1..3, 2..5].contiguous(), tensors["view_slice"]));
+    }
+
+    [Fact]
+    public void WholePickledModuleIsAClearError()
+    {
+        string path = Fixture("whole_module.pth");
+        var error = Assert.Throws<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("torch.nn.modules", error.Message);
+    }
+
     [Fact]
     public void RoundTripKeepsOrderShapesTypesAndValues()
     {
