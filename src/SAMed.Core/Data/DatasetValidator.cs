@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SAMed.IO;
 
 namespace SAMed.Data;
@@ -59,19 +60,20 @@ public static class DatasetValidator
         if (image.Count == 0)
             Add($"image is empty (shape {Format(image.Shape)})");
 
-        double[] pixels = image.ToDouble();
+        var pixels = new Values(image);
         int nan = 0, infinite = 0;
         long firstBad = -1;
         double low = double.PositiveInfinity, high = double.NegativeInfinity;
-        for (long i = 0; i < pixels.Length; i++)
+        for (int i = 0; i < pixels.Length; i++)
         {
-            if (double.IsFinite(pixels[i]))
+            double v = pixels[i];
+            if (double.IsFinite(v))
             {
-                low = Math.Min(low, pixels[i]);
-                high = Math.Max(high, pixels[i]);
+                low = Math.Min(low, v);
+                high = Math.Max(high, v);
                 continue;
             }
-            if (double.IsNaN(pixels[i]))
+            if (double.IsNaN(v))
                 nan++;
             else
                 infinite++;
@@ -83,11 +85,12 @@ public static class DatasetValidator
         if (low < 0 || high > 1)
             Warn($"image values span {low}..{high}, outside [0, 1] that SAMed's preprocessing produces (not windowed and scaled?)");
 
-        double[] labels = label.ToDouble();
+        var labels = new Values(label);
         int notInteger = 0, outOfRange = 0;
         double min = double.PositiveInfinity, max = double.NegativeInfinity;
-        foreach (double v in labels)
+        for (int i = 0; i < labels.Length; i++)
         {
+            double v = labels[i];
             if (!double.IsFinite(v) || v != Math.Floor(v))
             {
                 notInteger++;
@@ -140,6 +143,17 @@ public static class DatasetValidator
 
     private static string WithoutPathPrefix(string message, string path) =>
         message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
+
+    /// <summary>An array's values as doubles, read in place for float32 (SAMed's type) so big volumes are not copied.</summary>
+    private readonly ref struct Values(NpyArray array)
+    {
+        private readonly ReadOnlySpan<float> floats = array.Type == NpyType.Float32 ? MemoryMarshal.Cast<byte, float>(array.Data) : default;
+        private readonly double[]? others = array.Type == NpyType.Float32 ? null : array.ToDouble();
+
+        public int Length => others?.Length ?? floats.Length;
+
+        public double this[int index] => others is null ? floats[index] : others[index];
+    }
 
     private static string Format(long[] shape) => $"[{string.Join(", ", shape)}]";
 }
