@@ -199,7 +199,7 @@ internal sealed class ModelCommandOptions
     {
         Description = "torch seed before building a model without SAM checkpoint (tiny): use the training run's seed (default 1234).",
     };
-    public Option<bool> MergeLora { get; } = new("--merge-lora") { Description = "Fold LoRA into the qkv weights before running (same outputs, faster)." };
+    public Option<bool> MergeLora { get; } = new("--merge-lora") { Description = "Fold LoRA into the qkv weights before running (same outputs to float tolerance, no LoRA cost per forward)." };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: its default)." };
 
