@@ -6,11 +6,31 @@ namespace SAMed.Tests.Inference;
 /// <summary>Temporary folders, synthetic test volumes and fake segmenters for the inference tests.</summary>
 internal static class TestFiles
 {
+    private static readonly string Root = CreateRoot();
+
+    /// <summary>A new empty folder under this test run's root, which is deleted when the test process exits.</summary>
     public static string TempDirectory()
     {
-        string path = Path.Combine(Path.GetTempPath(), "samed-infer-tests", Guid.NewGuid().ToString("N"));
+        string path = Path.Combine(Root, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    private static string CreateRoot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "samed-infer-tests", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
+        return root;
     }
 
     /// <summary>
