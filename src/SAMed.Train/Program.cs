@@ -4,12 +4,15 @@ using SAMed.Train.Commands;
 var root = new RootCommand("SAMed.NET: fine-tune Segment Anything with LoRA for medical image segmentation.");
 foreach (var command in new[]
 {
-    VersionCommand.Create(),
-    ValidateCommand.Create(),
+    TestCommand.Create(),
+    PredictCommand.Create(),
+    ScoreCommand.Create(),
     PrepareCommand.Create(),
     SynthCommand.Create(),
-    ScoreCommand.Create(),
+    ValidateCommand.Create(),
+    ExportCommand.Create(),
     InfoCommand.Create(),
+    VersionCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

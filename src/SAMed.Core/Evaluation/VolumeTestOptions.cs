@@ -1,0 +1,52 @@
+namespace SAMed.Evaluation;
+
+/// <summary>How HD95 distances are measured.</summary>
+public enum VolumeTestSpacing
+{
+    /// <summary>Unit voxels, as SAMed's test.py (medpy without voxelspacing).</summary>
+    Voxels,
+
+    /// <summary>The voxel size given in <see cref="VolumeTestOptions.SpacingXyz"/>.</summary>
+    Explicit,
+
+    /// <summary>The voxel size of each volume's NIfTI header.</summary>
+    Header,
+}
+
+/// <summary>Settings of a <see cref="VolumeTester"/> run.</summary>
+public sealed record VolumeTestOptions
+{
+    public required int NumClasses { get; init; }
+
+    /// <summary>Slices per forward pass.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    public VolumeTestSpacing Spacing { get; init; } = VolumeTestSpacing.Voxels;
+
+    /// <summary>Voxel size (x, y, z) for <see cref="VolumeTestSpacing.Explicit"/>; the arrays are [z, y, x].</summary>
+    public IReadOnlyList<double>? SpacingXyz { get; init; }
+
+    /// <summary>Folder for CASE_pred.nii.gz, CASE_img.nii.gz and CASE_gt.nii.gz (SAMed's --is_savenii); null: none.</summary>
+    public string? SaveNiftiDir { get; init; }
+
+    /// <summary>Names of classes 1..N in the report; null: SAMed's organ names for 8 classes, else "class i".</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    public string DistanceUnit => Spacing == VolumeTestSpacing.Voxels ? "voxels" : "mm";
+
+    public void Validate()
+    {
+        if (NumClasses < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumClasses), NumClasses, "num_classes must be at least 1");
+        if (BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be at least 1");
+        if (Spacing == VolumeTestSpacing.Explicit
+            && (SpacingXyz is not { Count: 3 } || SpacingXyz.Any(s => !double.IsFinite(s) || s <= 0)))
+            throw new ArgumentException($"explicit spacing needs three positive voxel sizes x,y,z, got [{string.Join(", ", SpacingXyz ?? [])}]");
+        if (ClassNames is not null && ClassNames.Count != NumClasses)
+            throw new ArgumentException($"{ClassNames.Count} class names for {NumClasses} classes");
+    }
+}
+
+/// <summary>Progress of a test run: after each batch of slices of a case, and when the case's metrics are done.</summary>
+public sealed record VolumeTestProgress(int CaseIndex, int CaseCount, string Case, int SlicesDone, int SliceCount, CaseEvaluation? Result);

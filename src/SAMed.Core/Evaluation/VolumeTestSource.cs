@@ -1,0 +1,71 @@
+using SAMed.Data;
+using SAMed.IO;
+
+namespace SAMed.Evaluation;
+
+/// <summary>Test volumes for <see cref="VolumeTester"/>: SAMed's test_vol_h5 list, or NIfTI image/label pairs.</summary>
+public static class VolumeTestSource
+{
+    /// <summary>The volumes test_vol.txt lists, in layout.TestDir (see <see cref="FromList"/>).</summary>
+    public static IReadOnlyList<VolumeTestItem> FromSynapse(SynapseLayout layout) => FromList(layout.TestListPath, layout.TestDir);
+
+    /// <summary>
+    /// The volumes a list file names (one NAME a line, read as NAME.npy.h5 in <paramref name="volumeDir"/>), read lazily
+    /// one at a time. Every listed file must exist: a missing one is an error naming the list file and the volume
+    /// before any is read.
+    /// </summary>
+    public static IReadOnlyList<VolumeTestItem> FromList(string listPath, string volumeDir)
+    {
+        if (!File.Exists(listPath))
+            throw new FileNotFoundException($"{listPath}: test list not found", listPath);
+        var names = SynapseLayout.ReadList(listPath);
+        if (names.Count == 0)
+            throw new InvalidDataException($"{listPath}: the test list names no volumes");
+        string PathOf(string name) => Path.Combine(volumeDir, name + ".npy.h5");
+        var missing = names.Where(n => !File.Exists(PathOf(n))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new FileNotFoundException(
+                $"{listPath}: {missing.Count} listed volume(s) not found: {string.Join(", ", missing.Take(5).Select(PathOf))}"
+                + (missing.Count > 5 ? ", ..." : ""));
+        }
+        return [.. names.Select(name => new VolumeTestItem(name, PathOf(name), () => ReadH5(name, PathOf(name))))];
+    }
+
+    /// <summary>One SAMed test volume file (NAME.npy.h5).</summary>
+    public static VolumeTestCase ReadH5(string name, string path)
+    {
+        var volume = SynapseH5.Read(path);
+        var shape = volume.Image.Shape;
+        return new VolumeTestCase(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path);
+    }
+
+    /// <summary>
+    /// NIfTI pairs preprocessed as SAMed's prepare does (HU clipped to the window and scaled to [0, 1], labels mapped
+    /// by <paramref name="labelMap"/>, voxel array transposed to [z, y, x]), with the header's voxel size and geometry.
+    /// </summary>
+    public static IReadOnlyList<VolumeTestItem> FromNifti(IReadOnlyList<PrepareCase> cases, LabelMap labelMap, float windowMin = -125, float windowMax = 275)
+    {
+        if (cases.Count == 0)
+            throw new ArgumentException("no NIfTI cases to test");
+        foreach (var c in cases)
+        {
+            foreach (string path in new[] { c.ImagePath, c.LabelPath })
+                if (!File.Exists(path))
+                    throw new FileNotFoundException($"{path}: file of case {c.Name} not found", path);
+        }
+        var options = new PrepareOptions { OutputDir = ".", LabelMap = labelMap, ClipMin = windowMin, ClipMax = windowMax };
+        return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, () => ReadNifti(c, options)))];
+    }
+
+    private static VolumeTestCase ReadNifti(PrepareCase c, PrepareOptions options)
+    {
+        var header = Nifti.ReadHeader(c.ImagePath);
+        var prepared = Prepare.Load(c, options);
+        double[] spacing = [.. header.PixDim.Skip(1).Take(3).Select(v => (double)Math.Abs(v))];
+        return new VolumeTestCase(c.Name, prepared.Depth, prepared.Height, prepared.Width, prepared.Image, prepared.Label, c.LabelPath, spacing, header);
+    }
+}
+
+/// <summary>A test volume not yet read: its name, file and how to read it.</summary>
+public sealed record VolumeTestItem(string Name, string Path, Func<VolumeTestCase> Load);

@@ -1,0 +1,91 @@
+using SAMed.Inference;
+
+namespace SAMed.Evaluation;
+
+/// <summary>
+/// SAMed's test.py: every volume is segmented slice by slice (by an <see cref="ISliceSegmenter"/>, in batches), each
+/// class is scored with calculate_metric_percase (Dice, HD95, SAMed's empty-mask rule), and the report averages over
+/// cases per class, then over classes.
+/// </summary>
+public sealed class VolumeTester
+{
+    private readonly ISliceSegmenter segmenter;
+
+    public VolumeTester(ISliceSegmenter segmenter, VolumeTestOptions options)
+    {
+        options.Validate();
+        if (segmenter.NumClasses != options.NumClasses)
+            throw new ArgumentException($"the segmenter predicts {segmenter.NumClasses} classes but the test has num_classes {options.NumClasses}");
+        this.segmenter = segmenter;
+        Options = options;
+    }
+
+    public VolumeTestOptions Options { get; }
+
+    /// <summary>Tests every volume in order and returns the report (see <see cref="EvaluationReport"/>).</summary>
+    public EvaluationReport Run(IReadOnlyList<VolumeTestItem> volumes, Action<VolumeTestProgress>? progress = null)
+    {
+        if (volumes.Count == 0)
+            throw new ArgumentException("no volumes to test", nameof(volumes));
+        var cases = new List<CaseEvaluation>(volumes.Count);
+        for (int i = 0; i < volumes.Count; i++)
+        {
+            var volume = volumes[i].Load();
+            int index = i;
+            cases.Add(TestVolume(volume, p => progress?.Invoke(p with { CaseIndex = index, CaseCount = volumes.Count })));
+        }
+        return new EvaluationReport(cases, Options.ClassNames ?? ClassNames.For(Options.NumClasses), Options.DistanceUnit);
+    }
+
+    /// <summary>Segments one volume, scores every class, and writes the NIfTI files when asked.</summary>
+    public CaseEvaluation TestVolume(VolumeTestCase volume, Action<VolumeTestProgress>? progress = null)
+    {
+        // Check the ground truth before spending time on the model.
+        var labels = volume.CheckedLabels(Options.NumClasses);
+        var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Spacing(volume));
+        var prediction = PredictVolume(volume, (done, total) => progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, done, total, null)));
+        var metrics = SamedMetrics.MetricPerClass(prediction, labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source);
+        var result = new CaseEvaluation(volume.Name, metrics);
+        if (Options.SaveNiftiDir is not null)
+            VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction, labels);
+        progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, volume.Depth, volume.Depth, result));
+        return result;
+    }
+
+    /// <summary>The label map of a whole volume, [Depth, Height, Width] C order, predicted in batches of slices.</summary>
+    public int[] PredictVolume(VolumeTestCase volume, Action<int, int>? progress = null)
+    {
+        var prediction = new int[(long)volume.Depth * volume.SliceSize];
+        for (int start = 0; start < volume.Depth; start += Options.BatchSize)
+        {
+            int count = Math.Min(Options.BatchSize, volume.Depth - start);
+            var slices = Enumerable.Range(start, count).Select(volume.ImageSlice).ToArray();
+            var labels = segmenter.Segment(slices);
+            if (labels.Count != count)
+                throw new InvalidOperationException($"the segmenter returned {labels.Count} label maps for {count} slices");
+            for (int i = 0; i < count; i++)
+            {
+                var map = labels[i];
+                if (map.GetLength(0) != volume.Height || map.GetLength(1) != volume.Width)
+                    throw new InvalidOperationException(
+                        $"the segmenter returned a {map.GetLength(0)}x{map.GetLength(1)} label map for a {volume.Height}x{volume.Width} slice");
+                Buffer.BlockCopy(map, 0, prediction, (start + i) * volume.SliceSize * sizeof(int), volume.SliceSize * sizeof(int));
+            }
+            progress?.Invoke(start + count, volume.Depth);
+        }
+        return prediction;
+    }
+
+    /// <summary>Grid spacing in array order [z, y, x], or null for unit voxels.</summary>
+    private double[]? Spacing(VolumeTestCase volume)
+    {
+        IReadOnlyList<double>? xyz = Options.Spacing switch
+        {
+            VolumeTestSpacing.Explicit => Options.SpacingXyz,
+            VolumeTestSpacing.Header => volume.SpacingXyz
+                ?? throw new InvalidDataException($"{volume.Source}: has no voxel size (SAMed's h5 volumes carry none); give the spacing explicitly as x,y,z"),
+            _ => null,
+        };
+        return xyz is null ? null : [xyz[2], xyz[1], xyz[0]];
+    }
+}

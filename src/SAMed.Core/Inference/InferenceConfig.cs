@@ -1,0 +1,119 @@
+using SAMed.Modeling;
+
+namespace SAMed.Inference;
+
+/// <summary>
+/// Everything inference needs besides the weights: the SAM architecture (image size, classes, pixel normalisation),
+/// the LoRA rank of the checkpoint it came with (0 when merged or absent), SAMed's test protocol sizes, and how
+/// NIfTI volumes are sliced and windowed. Saved as snake_case JSON beside exported checkpoints.
+/// </summary>
+public sealed record InferenceConfig
+{
+    /// <summary>vit_b, vit_l, vit_h, tiny, or custom (an architecture given in full).</summary>
+    public string ModelType { get; init; } = "vit_b";
+
+    public required SamConfig Model { get; init; }
+
+    public int LoraRank { get; init; }
+
+    /// <summary>SAMed's input_size: every slice is first zoomed to this size (the training crop), then to the image size.</summary>
+    public int InputSize { get; init; } = 224;
+
+    /// <summary>On-disk voxel axis (0 = x, 1 = y, 2 = z) that NIfTI volumes are sliced along; SAMed's layout is 2.</summary>
+    public int SliceAxis { get; init; } = 2;
+
+    /// <summary>Intensity window (CT HU) mapped to [0, 1] before inference, as SAMed's preprocessing does.</summary>
+    public double WindowMin { get; init; } = -125;
+
+    public double WindowMax { get; init; } = 275;
+
+    /// <summary>
+    /// torch seed set before a model without SAM checkpoint is built: a tiny model's frozen encoder is random, so
+    /// testing it needs the weights its training run drew (the trainer seeds with its seed, 1234 by default, then builds SAM).
+    /// </summary>
+    public int Seed { get; init; } = 1234;
+
+    /// <summary>Names of classes 1..N for reports and overlays; null: SAMed's Synapse organs for 8 classes, else "class i".</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    public int ImageSize => Model.ImageSize;
+
+    public int NumClasses => Model.NumClasses;
+
+    /// <summary>SAMed's test.py: multimask_output = num_classes &gt; 1.</summary>
+    public bool MultimaskOutput => Model.NumClasses > 1;
+
+    public IReadOnlyList<string> ResolvedClassNames => ClassNames ?? Evaluation.ClassNames.For(NumClasses);
+
+    public static IReadOnlyList<string> ModelTypes { get; } = ["vit_b", "vit_l", "vit_h", "tiny"];
+
+    /// <summary>
+    /// A preset as SAMed's test.py builds it: SAM's registry architecture at <paramref name="imageSize"/> with
+    /// num_classes mask outputs and pixel_mean 0, pixel_std 1 (inputs are in [0, 1]); "tiny" is a small SAM for CPU
+    /// smoke runs and tests (see <see cref="Tiny"/>).
+    /// </summary>
+    public static InferenceConfig ForModel(string modelType, int imageSize = 512, int numClasses = 8, int loraRank = 4)
+    {
+        var model = modelType == "tiny" ? Tiny(imageSize, numClasses) : SamBuilder.Config(modelType, imageSize, numClasses);
+        return new InferenceConfig
+        {
+            ModelType = modelType == "default" ? "vit_h" : modelType,
+            Model = model with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] },
+            LoraRank = loraRank,
+        };
+    }
+
+    /// <summary>
+    /// The tiny SAM exactly as the trainer builds it (Training.TrainingModel.Tiny on the training branch; keep the two
+    /// equal): a 4-block ViT of width 64 with patch 4, 4 heads, window 4, global blocks 1 and 3, and a 32-wide prompt
+    /// encoder and two-way decoder.
+    /// </summary>
+    public static SamConfig Tiny(int imageSize, int numClasses) => new()
+    {
+        ImageSize = imageSize,
+        PatchSize = 4,
+        NumClasses = numClasses,
+        EncoderEmbedDim = 64,
+        EncoderDepth = 4,
+        EncoderNumHeads = 4,
+        WindowSize = 4,
+        GlobalAttnIndexes = [1, 3],
+        PromptEmbedDim = 32,
+        MaskInChans = 4,
+        DecoderDepth = 2,
+        DecoderHeads = 8,
+        DecoderMlpDim = 64,
+        IouHeadDepth = 3,
+        IouHeadHiddenDim = 32,
+        PixelMean = [0f, 0f, 0f],
+        PixelStd = [1f, 1f, 1f],
+    };
+
+    /// <summary>Throws a clear error for settings inference cannot use.</summary>
+    public void Validate(string source)
+    {
+        var problems = new List<string>();
+        try
+        {
+            Model.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add(e.Message);
+        }
+        if (InputSize < 1)
+            problems.Add($"input_size {InputSize} must be positive");
+        if (SliceAxis is < 0 or > 2)
+            problems.Add($"slice_axis {SliceAxis} must be 0, 1 or 2");
+        if (!(WindowMax > WindowMin) || !double.IsFinite(WindowMin) || !double.IsFinite(WindowMax))
+            problems.Add($"window [{WindowMin}, {WindowMax}] must be finite and non-empty");
+        if (LoraRank < 0)
+            problems.Add($"lora_rank {LoraRank} must not be negative");
+        if (Model.NumClasses > 255)
+            problems.Add($"num_classes {Model.NumClasses} does not fit uint8 label maps");
+        if (ClassNames is not null && ClassNames.Count != Model.NumClasses)
+            problems.Add($"class_names has {ClassNames.Count} names for {Model.NumClasses} classes");
+        if (problems.Count > 0)
+            throw new InvalidDataException($"{source}: invalid inference configuration: {string.Join("; ", problems)}");
+    }
+}

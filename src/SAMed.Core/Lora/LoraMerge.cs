@@ -1,0 +1,52 @@
+using SAMed.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SAMed.Lora;
+
+/// <summary>
+/// Folds SAMed's LoRA updates into the frozen qkv projections for inference: per encoder block
+/// W_q += B_q A_q (rows 0..dim of qkv.weight) and W_v += B_v A_v (the last dim rows). The result is a plain
+/// <see cref="Sam"/> that computes the same function with no LoRA cost at run time.
+/// </summary>
+public static class LoraMerge
+{
+    /// <summary>
+    /// Merges every block's LoRA matrices into its qkv weight (summed in float64, stored in the weight's type) and
+    /// detaches the adapters. Afterwards <paramref name="model"/> must not be used or saved as a LoRA model: its
+    /// w_a/w_b tensors are still there, but the SAM it wraps already contains them.
+    /// </summary>
+    public static Sam Merge(LoraSam model)
+    {
+        var lora = model.LoraStateDict()
+            .Where(kv => kv.Key.StartsWith("w_a_", StringComparison.Ordinal) || kv.Key.StartsWith("w_b_", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        var blocks = model.Sam.ImageEncoder.Blocks;
+        if (lora.Count != 4 * blocks.Count)
+            throw new InvalidOperationException($"expected {4 * blocks.Count} LoRA matrices for {blocks.Count} blocks, found {lora.Count}");
+
+        using var noGrad = torch.no_grad();
+        for (int k = 0; k < blocks.Count; k++)
+        {
+            var attention = blocks[k].Attn;
+            if (attention.QkvAdapter is null)
+                throw new InvalidOperationException($"encoder block {k} has no LoRA adapter; the model was merged already");
+            int dim = attention.Dim;
+            var weight = attention.Qkv.weight!;
+            AddProduct(weight.narrow(0, 0, dim), lora[Key("w_b", 2 * k)], lora[Key("w_a", 2 * k)]);
+            AddProduct(weight.narrow(0, weight.shape[0] - dim, dim), lora[Key("w_b", 2 * k + 1)], lora[Key("w_a", 2 * k + 1)]);
+            attention.QkvAdapter = null;
+        }
+        return model.Sam;
+    }
+
+    /// <summary>target += b @ a, computed in float64.</summary>
+    private static void AddProduct(Tensor target, Tensor b, Tensor a)
+    {
+        using var scope = torch.NewDisposeScope();
+        var sum = target.to_type(ScalarType.Float64) + b.to_type(ScalarType.Float64).matmul(a.to_type(ScalarType.Float64));
+        target.copy_(sum.to_type(target.dtype));
+    }
+
+    private static string Key(string kind, int index) => $"{kind}_{index:D3}";
+}

@@ -1,0 +1,209 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using SAMed.Inference;
+using SAMed.IO;
+using SAMed.Tests.Reference;
+using TorchSharp;
+
+namespace SAMed.Tests.Inference;
+
+/// <summary>predict: NIfTI in, uint8 label map out on the input's exact grid; slicing, windowing, overlays and bad input.</summary>
+public class VolumePredictorTests
+{
+    [Theory]
+    [InlineData("ct_512.nii.gz")]
+    [InlineData("ct_3mm.nii.gz")]
+    public void TinyModelPredictionKeepsTheInputGeometry(string name)
+    {
+        string input = SharedPaths.Data("totalseg-example", name);
+        string directory = TestFiles.TempDirectory();
+        torch.manual_seed(3);
+        using var model = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, NumClasses = 8, InputSize = 32 });
+        var predictor = new VolumePredictor(new SamedSliceSegmenter(model), PredictOptions.From(model.Config) with
+        {
+            BatchSize = 8,
+            OverlayDir = Path.Combine(directory, "overlays"),
+        });
+        var progress = new List<PredictProgress>();
+        var results = predictor.PredictPath(input, directory, progress.Add);
+
+        var result = Assert.Single(results);
+        Assert.Equal(Path.Combine(directory, name), result.Output);
+        var source = Nifti.Read(input);
+        var output = Nifti.Read(result.Output);
+        var (want, got) = (source.Header, output.Header);
+        Assert.Equal(source.Shape, output.Shape);
+        Assert.Equal(NiftiDataType.UInt8, output.DataType);
+        Assert.Equal(source.Affine, output.Affine);
+        Assert.Equal(source.Orientation, output.Orientation);
+        Assert.Equal(want.PixDim, got.PixDim);
+        Assert.Equal((want.QformCode, want.SformCode), (got.QformCode, got.SformCode));
+        Assert.Equal((want.QuaternB, want.QuaternC, want.QuaternD), (got.QuaternB, got.QuaternC, got.QuaternD));
+        Assert.Equal((want.QOffsetX, want.QOffsetY, want.QOffsetZ), (got.QOffsetX, got.QOffsetY, got.QOffsetZ));
+        Assert.Equal([want.SRowX, want.SRowY, want.SRowZ], [got.SRowX, got.SRowY, got.SRowZ]);
+        Assert.Equal(want.XyztUnits, got.XyztUnits);
+        Assert.Equal(NiftiAffine.Qform(want), NiftiAffine.Qform(got));
+        Assert.All(output.ToFloat(), v => Assert.InRange(v, 0, 8));
+        Assert.Equal(source.VoxelCount, result.ClassVoxels.Sum());
+        Assert.Equal(source.Shape[2], progress[^1].SliceCount);
+        Assert.Equal(source.Shape[2], progress[^1].SlicesDone);
+
+        var png = File.ReadAllBytes(result.Overlay!);
+        AssertValidPng(png);
+    }
+
+    [Fact]
+    public void PredictAndTestGiveTheSameLabelsForTheSameVolume()
+    {
+        // The h5 layout is the NIfTI voxel array transposed to [z, y, x]; both paths must slice it the same way.
+        var volume = TestFiles.Volume("case0001", depth: 5);
+        using var model = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, NumClasses = 3, InputSize = 16, Seed = 9 });
+        var segmenter = new SamedSliceSegmenter(model);
+        var tested = new SAMed.Evaluation.VolumeTester(segmenter, new SAMed.Evaluation.VolumeTestOptions { NumClasses = 3, BatchSize = 3 })
+            .PredictVolume(volume);
+
+        string directory = TestFiles.TempDirectory();
+        string input = Path.Combine(directory, "case0001.nii.gz");
+        var header = SAMed.Evaluation.VolumeTestNifti.SamedHeader();
+        Nifti.Write(input, NiftiImage.Create(header, [volume.Width, volume.Height, volume.Depth], NiftiDataType.Float32, volume.Image.Select(v => (double)v).ToArray()));
+        var predictor = new VolumePredictor(segmenter, new PredictOptions { ApplyWindow = false, BatchSize = 2 });
+        var result = predictor.PredictFile(input, Path.Combine(directory, "out.nii.gz"));
+        var predicted = Nifti.Read(result.Output).ToDouble().Select(v => (int)v).ToArray();
+        Assert.Equal(tested, predicted);
+        Assert.Contains(tested, v => v != 0);
+    }
+
+    [Fact]
+    public void SlicesFollowSamedsLayoutAndEveryAxisRoundTrips()
+    {
+        int nx = 5, ny = 4, nz = 3;
+        var values = Enumerable.Range(0, nx * ny * nz).Select(i => (float)i).ToArray();
+        var slicer = new VolumeSlicer([nx, ny, nz], 2);
+        var slice = slicer.Slice(values, 2);
+        Assert.Equal((ny, nx), (slice.GetLength(0), slice.GetLength(1)));
+        Assert.Equal(3 + nx * (1 + ny * 2), slice[1, 3]); // [y, x] of z = 2, as prepare's transpose lays it out
+
+        for (int axis = 0; axis < 3; axis++)
+        {
+            var s = new VolumeSlicer([nx, ny, nz], axis);
+            var labels = new byte[nx * ny * nz];
+            for (int k = 0; k < s.SliceCount; k++)
+            {
+                var part = s.Slice(values, k);
+                var asLabels = new int[s.Rows, s.Columns];
+                for (int r = 0; r < s.Rows; r++)
+                    for (int c = 0; c < s.Columns; c++)
+                        asLabels[r, c] = (int)part[r, c];
+                s.Put(labels, k, asLabels);
+            }
+            Assert.Equal(values.Select(v => (byte)v), labels);
+        }
+    }
+
+    [Fact]
+    public void WindowingMapsHuToUnitRangeAndOtherAxesWork()
+    {
+        string directory = TestFiles.TempDirectory();
+        var like = Nifti.Read(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        int[] shape = [6, 5, 4];
+        var hu = Enumerable.Range(0, 120).Select(i => -300.0 + i * 5).ToArray();
+        string input = Path.Combine(directory, "small.nii");
+        Nifti.Write(input, NiftiImage.Create(like.Header, shape, NiftiDataType.Int16, hu));
+
+        var seen = new List<float[,]>();
+        var recorder = new RecordingSegmenter(seen);
+        var predictor = new VolumePredictor(recorder, new PredictOptions { SliceAxis = 0, BatchSize = 4 });
+        var output = Path.Combine(directory, "out", "small_seg.nii.gz");
+        predictor.PredictFile(input, output);
+
+        Assert.Equal(6, seen.Count);
+        Assert.Equal((4, 5), (seen[0].GetLength(0), seen[0].GetLength(1))); // slices along x are [z, y]
+        float Expected(double v) => (Math.Clamp((float)v, -125f, 275f) - -125f) / 400f;
+        Assert.Equal(Expected(hu[1 + 6 * (2 + 5 * 3)]), seen[1][3, 2]);
+        var labels = Nifti.Read(output);
+        Assert.Equal(shape, labels.Shape);
+        Assert.Equal(1.0, labels[1, 2, 3]); // 215 HU: class 1
+        Assert.Equal(0.0, labels[0, 0, 0]); // -300 HU: background
+    }
+
+    [Fact]
+    public void FoldersArePredictedFileByFileAndBadInputIsNamed()
+    {
+        string directory = TestFiles.TempDirectory();
+        string inputs = Path.Combine(directory, "in");
+        Directory.CreateDirectory(inputs);
+        var like = Nifti.Read(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        var values = new double[4 * 4 * 3];
+        Nifti.Write(Path.Combine(inputs, "a.nii.gz"), NiftiImage.Create(like.Header, [4, 4, 3], NiftiDataType.Int16, values));
+        Nifti.Write(Path.Combine(inputs, "b.nii"), NiftiImage.Create(like.Header, [4, 4, 3], NiftiDataType.Int16, values));
+        File.WriteAllText(Path.Combine(inputs, "notes.txt"), "not a volume");
+        var predictor = new VolumePredictor(new RecordingSegmenter([]), new PredictOptions());
+        var results = predictor.PredictPath(inputs, Path.Combine(directory, "out"));
+        Assert.Equal(["a.nii.gz", "b.nii"], results.Select(r => Path.GetFileName(r.Output)));
+        Assert.All(results, r => Assert.True(File.Exists(r.Output)));
+
+        string flat = Path.Combine(inputs, "flat.nii");
+        Nifti.Write(flat, NiftiImage.Create(like.Header, [4, 4], NiftiDataType.Int16, new double[16]));
+        var rank = Assert.Throws<InvalidDataException>(() => predictor.PredictFile(flat, Path.Combine(directory, "flat_seg.nii")));
+        Assert.Contains(flat, rank.Message);
+        Assert.Contains("3D", rank.Message);
+
+        string missing = Path.Combine(directory, "missing.nii.gz");
+        Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => predictor.PredictPath(missing, directory)).Message);
+        Assert.Throws<ArgumentException>(() => predictor.PredictFile(flat, flat));
+
+        string truncated = Path.Combine(directory, "cut.nii.gz");
+        var bytes = File.ReadAllBytes(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 3)]);
+        Assert.Contains(truncated, Assert.Throws<InvalidDataException>(() => predictor.PredictFile(truncated, Path.Combine(directory, "cut_seg.nii.gz"))).Message);
+    }
+
+    internal static void AssertValidPng(byte[] png)
+    {
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
+        int offset = 8;
+        int width = 0, height = 0;
+        using var idat = new MemoryStream();
+        while (offset < png.Length)
+        {
+            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
+            string type = System.Text.Encoding.ASCII.GetString(png, offset + 4, 4);
+            var body = png.AsSpan(offset + 8, length);
+            Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length)), PngRgb.Crc32(png.AsSpan(offset + 4, 4 + length)));
+            if (type == "IHDR")
+            {
+                width = BinaryPrimitives.ReadInt32BigEndian(body);
+                height = BinaryPrimitives.ReadInt32BigEndian(body[4..]);
+                Assert.Equal(2, body[9]);
+            }
+            if (type == "IDAT")
+                idat.Write(body);
+            offset += 12 + length;
+        }
+        Assert.True(width > 0 && height > 0);
+        idat.Position = 0;
+        using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
+        using var raw = new MemoryStream();
+        zlib.CopyTo(raw);
+        Assert.Equal((long)height * (1 + 3 * width), raw.Length);
+    }
+
+    /// <summary>Records the slices it gets and labels every pixel at or above 0.3125 (0 HU after windowing) as class 1.</summary>
+    private sealed class RecordingSegmenter(List<float[,]> seen) : ISliceSegmenter
+    {
+        public int NumClasses => 2;
+
+        public IReadOnlyList<int[,]> Segment(IReadOnlyList<float[,]> slices)
+        {
+            seen.AddRange(slices);
+            return [.. slices.Select(s =>
+            {
+                var labels = new int[s.GetLength(0), s.GetLength(1)];
+                for (int y = 0; y < labels.GetLength(0); y++)
+                    for (int x = 0; x < labels.GetLength(1); x++)
+                        labels[y, x] = s[y, x] >= 0.3125f ? 1 : 0;
+                return labels;
+            })];
+        }
+    }
+}
