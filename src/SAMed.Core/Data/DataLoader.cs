@@ -125,6 +125,8 @@ public sealed class DataLoader
         {
             for (int k = 0; k < count; k++)
             {
+                // A batch read ahead must not be delivered once the caller has cancelled.
+                cancellationToken.ThrowIfCancellationRequested();
                 var batch = results[k].Task.WaitAsync(cancellationToken).GetAwaiter().GetResult();
                 delivered = k + 1;
                 window.Release();
