@@ -102,9 +102,9 @@ public static class PthStateDict
             foreach (DictionaryEntry entry in table)
             {
                 if (entry.Key is not string name)
-                    throw new InvalidDataException($"{path}: a state-dict key is a {Describe(entry.Key)}, not a string");
+                    throw new InvalidDataException($"{path}: a state-dict key is {Describe(entry.Key)}, not a string");
                 if (entry.Value is not Tensor tensor)
-                    throw new InvalidDataException($"{path}: entry '{name}' is a {Describe(entry.Value)}, not a tensor");
+                    throw new InvalidDataException($"{path}: entry '{name}' is {Describe(entry.Value)}, not a tensor (a checkpoint wrapping the state dict, or a whole model?)");
                 entries.Add((name, tensor));
             }
             var used = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
@@ -140,15 +140,15 @@ public static class PthStateDict
     private static string Describe(object? value) => value switch
     {
         null => "None",
-        Razorvine.Pickle.Objects.ClassDict classDict => classDict.ClassName,
-        Hashtable => "dict",
-        ArrayList => "list",
-        object[] => "tuple",
-        string => "string",
-        int or long => "integer",
-        double => "float",
-        bool => "bool",
-        _ => value.GetType().Name,
+        Razorvine.Pickle.Objects.ClassDict classDict => $"a {classDict.ClassName} object",
+        Hashtable => "a dict",
+        ArrayList => "a list",
+        object[] => "a tuple",
+        string => "a string",
+        int or long => "an integer",
+        double => "a float",
+        bool => "a bool",
+        _ => $"a {value.GetType().Name}",
     };
 
     private static void DisposeAll(IEnumerable<Tensor> tensors)
