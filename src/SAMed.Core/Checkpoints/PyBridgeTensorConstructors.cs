@@ -60,7 +60,10 @@ internal static class PyBridgeTensorConstructors
             Tensor tensor;
             if (offset == 0 && IsContiguous(shape, stride))
             {
-                tensor = (Tensor)pyBridge.construct(args);
+                object built = pyBridge.construct(args);
+                if (built is not Tensor whole)
+                    return built;   // PyBridge's own lazy mode (skipTensorRead, as its load_py uses): left as it was
+                tensor = whole;
             }
             else
             {
@@ -72,7 +75,9 @@ internal static class PyBridgeTensorConstructors
                 flatArgs[1] = 0;
                 flatArgs[2] = new object[] { (int)extent };
                 flatArgs[3] = new object[] { 1 };
-                using var flat = (Tensor)pyBridge.construct(flatArgs);
+                if (pyBridge.construct(flatArgs) is not Tensor flat)
+                    return pyBridge.construct(args);
+                using var _ = flat;
                 using var view = flat.as_strided(shape, stride, offset);
                 tensor = torch.empty(shape, view.dtype).copy_(view);
             }
@@ -97,10 +102,13 @@ internal static class PyBridgeTensorConstructors
         }
     }
 
-    /// <summary>torch._utils._rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its tensor.</summary>
+    /// <summary>
+    /// torch._utils._rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its data (a tensor, or
+    /// whatever stands for one in PyBridge's lazy mode or <see cref="PickledRoot"/>'s structural pass).
+    /// </summary>
     private sealed class ParameterAsTensor : IObjectConstructor
     {
         public object construct(object[] args) =>
-            args.Length > 0 && args[0] is Tensor or StorageStub ? args[0] : throw new InvalidCastException("nn.Parameter without a tensor");
+            args.Length > 0 ? args[0] : throw new InvalidCastException("torch._utils._rebuild_parameter without arguments");
     }
 }

@@ -198,6 +198,21 @@ public sealed class PthStateDictTests : IDisposable
         Assert.Contains("'epoch' is an integer", error.Message);
     }
 
+    [Fact]
+    public void PyBridgeModuleLoadingStillWorksAfterOurConstructorsAreRegistered()
+    {
+        using var scope = torch.NewDisposeScope();
+        string path = Path.Combine(_temp, "linear.pth");
+        var source = nn.Linear(4, 3);
+        PthStateDict.Write(path, ModuleStateDict.Ordered(source));
+        PthStateDict.Read(path);   // registers the Parameter and view constructors process-wide
+
+        var target = nn.Linear(4, 3);
+        TorchSharp.PyBridge.PyBridgeModuleExtensions.load_py(target, path);
+        Assert.True(Identical(source.weight!.detach(), target.weight!.detach()));
+        Assert.True(Identical(source.bias!.detach(), target.bias!.detach()));
+    }
+
     internal static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);
 
