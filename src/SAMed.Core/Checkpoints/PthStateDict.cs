@@ -133,7 +133,9 @@ public static class PthStateDict
             $"the checkpoint holds a pickled {PickledRoot.ClassName(stream)} object, not a state dict of tensors (was a whole model saved? save model.state_dict() instead)",
         NotImplementedException => $"the checkpoint holds content that TorchSharp.PyBridge cannot read ({e.Message})",
         PickleException => $"data.pkl is not a valid pickle ({e.Message})",
-        EndOfStreamException or InvalidDataException or IOException => $"truncated or corrupt checkpoint ({e.Message})",
+        // Every record was read whole beforehand, so running out of bytes means data.pkl asks for more than a record holds.
+        EndOfStreamException => $"a tensor in data.pkl reaches past the end of its storage record ({e.Message})",
+        InvalidDataException or IOException => $"truncated or corrupt checkpoint ({e.Message})",
         _ => $"not a state dict of tensors ({e.GetType().Name}: {e.Message})",
     };
 

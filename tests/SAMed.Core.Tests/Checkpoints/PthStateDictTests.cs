@@ -213,6 +213,34 @@ public sealed class PthStateDictTests : IDisposable
         Assert.True(Identical(source.bias!.detach(), target.bias!.detach()));
     }
 
+    [Fact]
+    public void TensorLargerThanItsStorageIsAClearError()
+    {
+        using var scope = torch.NewDisposeScope();
+        string good = Path.Combine(_temp, "four.pth");
+        PthStateDict.Write(good, [new("w", torch.arange(4, dtype: ScalarType.Float32))]);
+        // Re-zip with data.pkl claiming shape (8,) (BININT1 8, TUPLE1) over the same 4-element storage; CRCs stay valid.
+        string path = Path.Combine(_temp, "eight.pth");
+        using (var source = System.IO.Compression.ZipFile.OpenRead(good))
+        using (var target = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var content = new MemoryStream();
+                using (var data = entry.Open())
+                    data.CopyTo(content);
+                byte[] bytes = content.ToArray();
+                if (entry.Name == "data.pkl")
+                    bytes[bytes.AsSpan().IndexOf(new byte[] { (byte)'K', 4, 0x85 }) + 1] = 8;
+                using var copy = target.CreateEntry(entry.FullName).Open();
+                copy.Write(bytes);
+            }
+        }
+        var error = Assert.Throws<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("past the end of its storage", error.Message);
+    }
+
     internal static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);
 
