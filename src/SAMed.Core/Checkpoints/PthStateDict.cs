@@ -1,14 +1,19 @@
+using System.Collections;
+using System.Collections.Specialized;
 using System.IO.Compression;
-using System.Text;
+using Razorvine.Pickle;
 using TorchSharp;
+using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace SAMed.Checkpoints;
 
 /// <summary>
-/// Reads and writes flat state dicts (name -> tensor) in PyTorch's zip format, as torch.save writes them and
-/// torch.load reads them. Tensors pickled as nn.Parameter (torch._utils._rebuild_parameter, as SAMed's LoRA
-/// files are) are read as plain tensors. Every tensor comes back as an independent contiguous CPU tensor.
+/// Reads and writes flat state dicts (name -> tensor) in PyTorch's zip format through TorchSharp.PyBridge, as
+/// torch.save writes them and torch.load reads them. Tensors pickled as nn.Parameter (torch._utils._rebuild_parameter,
+/// as SAMed's LoRA files are) and views sharing a storage are read as plain tensors (see
+/// <see cref="PyBridgeTensorConstructors"/>). Every tensor comes back as an independent contiguous CPU tensor with
+/// requires_grad false; shapes are the callers' to check.
 /// </summary>
 public static class PthStateDict
 {
@@ -19,42 +24,31 @@ public static class PthStateDict
             throw new FileNotFoundException($"{path}: checkpoint file not found", path);
 
         using var stream = File.OpenRead(path);
-        var signature = new byte[4];
-        if (stream.Read(signature, 0, 4) < 4 || signature[0] != 0x50 || signature[1] != 0x4b)
-        {
-            throw new InvalidDataException(
-                $"{path}: not a PyTorch zip checkpoint (too short, or the legacy pre-1.6 torch.save format; re-save it with a current torch.save)");
-        }
+        PthArchiveCheck.Verify(stream, path);
         stream.Position = 0;
 
-        ZipArchive archive;
+        PyBridgeTensorConstructors.EnsureRegistered();
+        var built = PyBridgeTensorConstructors.BeginLog();
+        Hashtable table;
         try
         {
-            archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true, skipTensorRead: false);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path}: truncated or corrupt checkpoint (the zip directory cannot be read: {e.Message})", e);
+            DisposeAll(built);
+            throw new InvalidDataException($"{path}: {Explain(e, stream)}", e);
         }
-
-        using (archive)
+        finally
         {
-            try
-            {
-                return new PickleReader(archive, path).ReadStateDict();
-            }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException && e is not FileNotFoundException)
-            {
-                if (e.Message.StartsWith(path, StringComparison.Ordinal))
-                    throw;
-                throw new InvalidDataException($"{path}: truncated or corrupt checkpoint ({e.Message})", e);
-            }
+            PyBridgeTensorConstructors.EndLog();
         }
+        return InFileOrder(table, built, path);
     }
 
     /// <summary>
-    /// Writes tensors as a dict that torch.load reads back (plain tensors, requires_grad false, CPU, contiguous).
-    /// Writes to a temporary file beside <paramref name="path"/> and then moves it into place.
+    /// Writes tensors, in the given order, as a dict that torch.load reads back (plain tensors, requires_grad false,
+    /// CPU, contiguous). Writes to a temporary file beside <paramref name="path"/> and then moves it into place.
     /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
@@ -62,64 +56,106 @@ public static class PthStateDict
         string directory = Path.GetDirectoryName(fullPath) ?? ".";
         Directory.CreateDirectory(directory);
         string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        var ordered = new OrderedDictionary(StringComparer.Ordinal);
         try
         {
+            foreach (var (name, tensor) in tensors)
+            {
+                if (ordered.Contains(name))
+                    throw new ArgumentException($"duplicate state-dict key '{name}'", nameof(tensors));
+                ordered.Add(name, Storable(tensor));
+            }
+            // A new file each time: PyBridge writing over a larger existing file would leave its tail behind.
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite))
-                PickleWriter.Write(stream, ArchiveName(fullPath), tensors);
+                PyTorchPickler.PickleStateDict(stream, ordered, leaveOpen: false);
             File.Move(temp, fullPath, overwrite: true);
         }
         finally
         {
+            foreach (DictionaryEntry entry in ordered)
+                ((Tensor)entry.Value!).Dispose();
             if (File.Exists(temp))
                 File.Delete(temp);
         }
     }
 
-    // torch.save names the archive's top folder after the file; torch.load accepts any single top folder.
-    private static string ArchiveName(string path)
+    // PyBridge writes tensor.bytes with the tensor's own stride and storage offset: give it a dense, zero-offset copy.
+    private static Tensor Storable(Tensor tensor)
     {
-        string stem = Path.GetFileNameWithoutExtension(path);
-        var builder = new StringBuilder();
-        foreach (char c in stem)
-            builder.Append(char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '_');
-        return builder.Length == 0 ? "archive" : builder.ToString();
+        var cpu = tensor.detach().to(torch.CPU);
+        if (cpu.is_contiguous() && cpu.storage_offset() == 0)
+            return cpu;
+        using (cpu)
+            return torch.empty(cpu.shape, cpu.dtype).copy_(cpu);
     }
 
-    internal static ScalarType DtypeOfStorage(string storageName) => storageName switch
+    private static Dictionary<string, Tensor> InFileOrder(Hashtable table, List<Tensor> built, string path)
     {
-        "FloatStorage" => ScalarType.Float32,
-        "DoubleStorage" => ScalarType.Float64,
-        "HalfStorage" => ScalarType.Float16,
-        "BFloat16Storage" => ScalarType.BFloat16,
-        "LongStorage" => ScalarType.Int64,
-        "IntStorage" => ScalarType.Int32,
-        "ShortStorage" => ScalarType.Int16,
-        "CharStorage" => ScalarType.Int8,
-        "ByteStorage" => ScalarType.Byte,
-        "BoolStorage" => ScalarType.Bool,
-        _ => throw new InvalidDataException($"unsupported tensor storage type torch.{storageName}"),
+        var position = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < built.Count; i++)
+            position.TryAdd(built[i], i);
+
+        var result = new Dictionary<string, Tensor>(table.Count);
+        try
+        {
+            var entries = new List<(string Name, Tensor Tensor)>(table.Count);
+            foreach (DictionaryEntry entry in table)
+            {
+                if (entry.Key is not string name)
+                    throw new InvalidDataException($"{path}: a state-dict key is {Describe(entry.Key)}, not a string");
+                if (entry.Value is not Tensor tensor)
+                    throw new InvalidDataException($"{path}: entry '{name}' is {Describe(entry.Value)}, not a tensor (a checkpoint wrapping the state dict, or a whole model?)");
+                entries.Add((name, tensor));
+            }
+            var used = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+            foreach (var (name, tensor) in entries.OrderBy(e => position.GetValueOrDefault(e.Tensor, int.MaxValue)).ThenBy(e => e.Name, StringComparer.Ordinal))
+            {
+                // One tensor object under two keys (tied weights) becomes two independent tensors.
+                result[name] = used.Add(tensor) ? tensor : tensor.clone();
+            }
+        }
+        catch
+        {
+            foreach (var tensor in result.Values.Where(t => !position.ContainsKey(t)))
+                tensor.Dispose();
+            DisposeAll(built);
+            throw;
+        }
+        // Tensors built for anything but the top-level dict (e.g. inside dropped metadata) are not returned.
+        var kept = new HashSet<Tensor>(result.Values, ReferenceEqualityComparer.Instance);
+        DisposeAll(built.Where(t => !kept.Contains(t)));
+        return result;
+    }
+
+    private static string Explain(Exception e, Stream stream) => e switch
+    {
+        InvalidCastException when e.Message.Contains(nameof(Razorvine.Pickle.Objects.ClassDict), StringComparison.Ordinal) =>
+            $"the checkpoint holds a pickled {PickledRoot.ClassName(stream)} object, not a state dict of tensors (was a whole model saved? save model.state_dict() instead)",
+        NotImplementedException => $"the checkpoint holds content that TorchSharp.PyBridge cannot read ({e.Message})",
+        PickleException => $"data.pkl is not a valid pickle ({e.Message})",
+        // Every record was read whole beforehand, so running out of bytes means data.pkl asks for more than a record holds.
+        EndOfStreamException => $"a tensor in data.pkl reaches past the end of its storage record ({e.Message})",
+        InvalidDataException or IOException => $"truncated or corrupt checkpoint ({e.Message})",
+        _ => $"not a state dict of tensors ({e.GetType().Name}: {e.Message})",
     };
 
-    internal static string StorageOfDtype(ScalarType dtype) => dtype switch
+    private static string Describe(object? value) => value switch
     {
-        ScalarType.Float32 => "FloatStorage",
-        ScalarType.Float64 => "DoubleStorage",
-        ScalarType.Float16 => "HalfStorage",
-        ScalarType.BFloat16 => "BFloat16Storage",
-        ScalarType.Int64 => "LongStorage",
-        ScalarType.Int32 => "IntStorage",
-        ScalarType.Int16 => "ShortStorage",
-        ScalarType.Int8 => "CharStorage",
-        ScalarType.Byte => "ByteStorage",
-        ScalarType.Bool => "BoolStorage",
-        _ => throw new NotSupportedException($"cannot save tensors of type {dtype}"),
+        null => "None",
+        Razorvine.Pickle.Objects.ClassDict classDict => $"a {classDict.ClassName} object",
+        Hashtable => "a dict",
+        ArrayList => "a list",
+        object[] => "a tuple",
+        string => "a string",
+        int or long => "an integer",
+        double => "a float",
+        bool => "a bool",
+        _ => $"a {value.GetType().Name}",
     };
 
-    internal static int ElementSize(ScalarType dtype) => dtype switch
+    private static void DisposeAll(IEnumerable<Tensor> tensors)
     {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
-    };
+        foreach (var tensor in tensors)
+            tensor.Dispose();
+    }
 }

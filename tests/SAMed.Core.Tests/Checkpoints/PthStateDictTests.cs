@@ -134,6 +134,113 @@ public sealed class PthStateDictTests : IDisposable
         Assert.Empty(Directory.GetFiles(_temp, "*.tmp"));
     }
 
+    [Fact]
+    public void RoundTripOfOffsetViewsAndGradTensorsWritesTheirOwnValues()
+    {
+        using var scope = torch.NewDisposeScope();
+        var grid = torch.arange(24, dtype: ScalarType.Float32).reshape(4, 6);
+        var trained = torch.randn(3, 2).requires_grad_(true);
+        var original = new List<KeyValuePair<string, Tensor>>
+        {
+            new("rows", grid[1..3]),          // contiguous, storage offset 6
+            new("column", grid[.., 4]),       // strided, offset 4
+            new("last", grid[3, 5]),          // 0-d, offset 23
+            new("trained", trained),
+        };
+        string path = Path.Combine(_temp, "views.pth");
+        PthStateDict.Write(path, original);
+        var back = PthStateDict.Read(path);
+        Assert.Equal(original.Select(kv => kv.Key), back.Keys);
+        foreach (var (key, value) in original)
+            Assert.True(Identical(value.detach().contiguous(), back[key]), key);
+        Assert.All(back.Values, t => Assert.False(t.requires_grad));
+        Assert.All(back.Values, t => Assert.True(t.is_contiguous()));
+    }
+
+    [Fact]
+    public void DuplicateKeyIsAnErrorAndWritesNothing()
+    {
+        using var scope = torch.NewDisposeScope();
+        string path = Path.Combine(_temp, "duplicate.pth");
+        var error = Assert.Throws<ArgumentException>(() => PthStateDict.Write(path, [new("w", torch.ones(2)), new("w", torch.zeros(2))]));
+        Assert.Contains("'w'", error.Message);
+        Assert.Empty(Directory.GetFiles(_temp));
+    }
+
+    [Fact]
+    public void ConcurrentReadsEachKeepTheirFileOrder()
+    {
+        string fixture = Fixture("torch_saved.pth");
+        string written = Path.Combine(_temp, "ordered.pth");
+        string[] writtenKeys = [.. Enumerable.Range(0, 40).Select(i => $"k{(i * 7) % 40:D2}")];
+        using (var scope = torch.NewDisposeScope())
+            PthStateDict.Write(written, writtenKeys.Select(k => new KeyValuePair<string, Tensor>(k, torch.randn(3))));
+
+        Parallel.For(0, 8, i =>
+        {
+            using var scope = torch.NewDisposeScope();
+            if (i % 2 == 0)
+                Assert.Equal(["param", "view_t", "view_slice", "long", "half", "scalar", "bool", "double"], PthStateDict.Read(fixture).Keys);
+            else
+                Assert.Equal(writtenKeys, PthStateDict.Read(written).Keys);
+        });
+    }
+
+    [Fact]
+    public void NonTensorEntryIsAClearErrorNamingItsType()
+    {
+        using var scope = torch.NewDisposeScope();
+        string path = Path.Combine(_temp, "with_epoch.pth");
+        // A training checkpoint {"epoch": 3, "w": tensor}, pickled by PyBridge as torch.save would.
+        TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(path, new System.Collections.Hashtable { ["epoch"] = 3, ["w"] = torch.ones(2) });
+        var error = Assert.Throws<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("'epoch' is an integer", error.Message);
+    }
+
+    [Fact]
+    public void PyBridgeModuleLoadingStillWorksAfterOurConstructorsAreRegistered()
+    {
+        using var scope = torch.NewDisposeScope();
+        string path = Path.Combine(_temp, "linear.pth");
+        var source = nn.Linear(4, 3);
+        PthStateDict.Write(path, ModuleStateDict.Ordered(source));
+        PthStateDict.Read(path);   // registers the Parameter and view constructors process-wide
+
+        var target = nn.Linear(4, 3);
+        TorchSharp.PyBridge.PyBridgeModuleExtensions.load_py(target, path);
+        Assert.True(Identical(source.weight!.detach(), target.weight!.detach()));
+        Assert.True(Identical(source.bias!.detach(), target.bias!.detach()));
+    }
+
+    [Fact]
+    public void TensorLargerThanItsStorageIsAClearError()
+    {
+        using var scope = torch.NewDisposeScope();
+        string good = Path.Combine(_temp, "four.pth");
+        PthStateDict.Write(good, [new("w", torch.arange(4, dtype: ScalarType.Float32))]);
+        // Re-zip with data.pkl claiming shape (8,) (BININT1 8, TUPLE1) over the same 4-element storage; CRCs stay valid.
+        string path = Path.Combine(_temp, "eight.pth");
+        using (var source = System.IO.Compression.ZipFile.OpenRead(good))
+        using (var target = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var content = new MemoryStream();
+                using (var data = entry.Open())
+                    data.CopyTo(content);
+                byte[] bytes = content.ToArray();
+                if (entry.Name == "data.pkl")
+                    bytes[bytes.AsSpan().IndexOf(new byte[] { (byte)'K', 4, 0x85 }) + 1] = 8;
+                using var copy = target.CreateEntry(entry.FullName).Open();
+                copy.Write(bytes);
+            }
+        }
+        var error = Assert.Throws<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("past the end of its storage", error.Message);
+    }
+
     internal static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);
 
