@@ -5,6 +5,7 @@ var root = new RootCommand("SAMed.NET: fine-tune Segment Anything with LoRA for 
 foreach (var command in new[]
 {
     VersionCommand.Create(),
+    ValidateCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -1,0 +1,134 @@
+using SAMed.IO;
+
+namespace SAMed.Data;
+
+/// <summary>
+/// Checks a Synapse-layout data set before any compute: every listed training slice (.npz with 2D image and label) and
+/// every listed test volume (.npy.h5 with 3D image and label) must exist, be readable, have equal image and label
+/// shapes, finite image values and integer labels in 0..numClasses. Collects every problem rather than stopping at one.
+/// </summary>
+public static class DatasetValidator
+{
+    public static ValidationReport Validate(SynapseLayout layout, int numClasses, ValidationParts parts = ValidationParts.All)
+    {
+        if (numClasses < 1)
+            throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "num_classes must be at least 1 (background not counted)");
+        var problems = new List<ValidationProblem>();
+        int slices = 0, volumes = 0;
+        if (parts.HasFlag(ValidationParts.Train) && TryReadList(layout.TrainListPath, problems) is { } trainNames)
+        {
+            slices = trainNames.Count;
+            problems.AddRange(CheckAll(trainNames, name => CheckSlice(layout.TrainSlicePath(name), numClasses)));
+        }
+        if (parts.HasFlag(ValidationParts.Test) && TryReadList(layout.TestListPath, problems) is { } testNames)
+        {
+            volumes = testNames.Count;
+            problems.AddRange(CheckAll(testNames, name => CheckVolume(layout.TestVolumePath(name), numClasses)));
+        }
+        return new ValidationReport(problems, slices, volumes);
+    }
+
+    /// <summary>Every problem of one training slice (.npz with "image" and "label" of the same 2D shape).</summary>
+    public static IReadOnlyList<ValidationProblem> CheckSlice(string path, int numClasses) => CheckFile(path, () =>
+    {
+        var arrays = Npz.Read(path, "image", "label");
+        return CheckArrays(path, arrays[0], arrays[1], rank: 2, numClasses);
+    });
+
+    /// <summary>Every problem of one test volume (.npy.h5 with "image" and "label" of the same 3D shape).</summary>
+    public static IReadOnlyList<ValidationProblem> CheckVolume(string path, int numClasses) => CheckFile(path, () =>
+    {
+        var volume = SynapseH5.Read(path);
+        return CheckArrays(path, volume.Image, volume.Label, rank: 3, numClasses);
+    });
+
+    /// <summary>Every problem of an image and label pair already in memory.</summary>
+    public static IReadOnlyList<ValidationProblem> CheckArrays(string path, NpyArray image, NpyArray label, int rank, int numClasses)
+    {
+        var problems = new List<ValidationProblem>();
+        void Add(string problem) => problems.Add(new ValidationProblem(path, problem));
+
+        if (image.Shape.Length != rank)
+            Add($"image must be {rank}D, got shape {Format(image.Shape)}");
+        if (label.Shape.Length != rank)
+            Add($"label must be {rank}D, got shape {Format(label.Shape)}");
+        if (!image.Shape.SequenceEqual(label.Shape))
+            Add($"image shape {Format(image.Shape)} differs from label shape {Format(label.Shape)}");
+        if (image.Count == 0)
+            Add($"image is empty (shape {Format(image.Shape)})");
+
+        double[] pixels = image.ToDouble();
+        int nan = 0, infinite = 0;
+        long firstBad = -1;
+        for (long i = 0; i < pixels.Length; i++)
+        {
+            if (double.IsFinite(pixels[i]))
+                continue;
+            if (double.IsNaN(pixels[i]))
+                nan++;
+            else
+                infinite++;
+            if (firstBad < 0)
+                firstBad = i;
+        }
+        if (nan + infinite > 0)
+            Add($"image has {nan} NaN and {infinite} infinite values (first at flat index {firstBad})");
+
+        double[] labels = label.ToDouble();
+        int notInteger = 0, outOfRange = 0;
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        foreach (double v in labels)
+        {
+            if (!double.IsFinite(v) || v != Math.Floor(v))
+            {
+                notInteger++;
+                continue;
+            }
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            if (v < 0 || v > numClasses)
+                outOfRange++;
+        }
+        if (notInteger > 0)
+            Add($"label has {notInteger} values that are not finite integers");
+        if (outOfRange > 0)
+            Add($"label has {outOfRange} values outside 0..{numClasses} (found {min}..{max}; num_classes = {numClasses})");
+        return problems;
+    }
+
+    private static IReadOnlyList<ValidationProblem> CheckFile(string path, Func<IReadOnlyList<ValidationProblem>> check)
+    {
+        if (!File.Exists(path))
+            return [new ValidationProblem(path, "file not found")];
+        try
+        {
+            return check();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Report and go on: one unreadable file must not hide the problems of the others.
+            return [new ValidationProblem(path, WithoutPathPrefix(e.Message, path))];
+        }
+    }
+
+    private static IEnumerable<ValidationProblem> CheckAll(IReadOnlyList<string> names, Func<string, IReadOnlyList<ValidationProblem>> check) =>
+        names.AsParallel().AsOrdered().SelectMany(check).ToList();
+
+    private static IReadOnlyList<string>? TryReadList(string path, List<ValidationProblem> problems)
+    {
+        try
+        {
+            return SynapseLayout.ReadList(path);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            problems.Add(new ValidationProblem(path, WithoutPathPrefix(e.Message, path)));
+            return null;
+        }
+    }
+
+    private static string WithoutPathPrefix(string message, string path) =>
+        message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
+
+    private static string Format(long[] shape) => $"[{string.Join(", ", shape)}]";
+}

@@ -1,0 +1,60 @@
+namespace SAMed.Data;
+
+/// <summary>
+/// SAMed's Synapse data layout: training slices at Root/train_npz/NAME.npz, test volumes at Root/test_vol_h5/NAME.npy.h5,
+/// and the list files train.txt and test_vol.txt (one name a line) in ListDir (SAMed's lists/lists_Synapse).
+/// </summary>
+public sealed record SynapseLayout(string Root, string ListDir)
+{
+    public const string TrainDirName = "train_npz";
+    public const string TestDirName = "test_vol_h5";
+    public const string TrainListName = "train.txt";
+    public const string TestListName = "test_vol.txt";
+
+    /// <summary>A layout whose list files sit in the data root itself.</summary>
+    public SynapseLayout(string root)
+        : this(root, root)
+    {
+    }
+
+    public string TrainDir => Path.Combine(Root, TrainDirName);
+    public string TestDir => Path.Combine(Root, TestDirName);
+    public string TrainListPath => Path.Combine(ListDir, TrainListName);
+    public string TestListPath => Path.Combine(ListDir, TestListName);
+
+    public string TrainSlicePath(string name) => Path.Combine(TrainDir, name + ".npz");
+    public string TestVolumePath(string name) => Path.Combine(TestDir, name + ".npy.h5");
+
+    public IReadOnlyList<string> ReadTrainNames() => ReadList(TrainListPath);
+    public IReadOnlyList<string> ReadTestNames() => ReadList(TestListPath);
+
+    /// <summary>The non-empty, trimmed lines of a list file; a missing or empty list is an error naming the file.</summary>
+    public static IReadOnlyList<string> ReadList(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: list file not found", path);
+        var names = File.ReadLines(path).Select(line => line.Trim()).Where(line => line.Length > 0).ToList();
+        if (names.Count == 0)
+            throw new InvalidDataException($"{path}: list file is empty (it must name at least one case or slice)");
+        return names;
+    }
+
+    /// <summary>Writes one name a line (newline-terminated, like SAMed's lists) through a temporary file and a rename.</summary>
+    public static void WriteList(string path, IEnumerable<string> names)
+    {
+        var lines = names.ToList();
+        foreach (string name in lines)
+        {
+            if (string.IsNullOrWhiteSpace(name) || name != name.Trim() || name.Contains('\n') || name.Contains('\r'))
+                throw new ArgumentException($"{path}: list entry '{name}' must be a non-empty name without surrounding spaces or line breaks");
+        }
+        if (lines.Count == 0)
+            throw new ArgumentException($"{path}: refusing to write an empty list");
+        string? dir = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(dir))
+            Directory.CreateDirectory(dir);
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, string.Concat(lines.Select(name => name + "\n")));
+        File.Move(temp, path, overwrite: true);
+    }
+}

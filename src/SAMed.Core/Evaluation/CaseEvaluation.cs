@@ -1,0 +1,30 @@
+namespace SAMed.Evaluation;
+
+/// <summary>The metrics of classes 1..N (index 0 is class 1) of one case.</summary>
+public sealed record CaseEvaluation(string Case, IReadOnlyList<ClassMetric> Classes)
+{
+    /// <summary>np.mean(metric_i, axis=0)[0] in test.py.</summary>
+    public double MeanDice => Mean.Of(Classes.Select(c => c.Dice));
+
+    /// <summary>np.mean(metric_i, axis=0)[1] in test.py.</summary>
+    public double MeanHd95 => Mean.Of(Classes.Select(c => c.Hd95));
+}
+
+internal static class Mean
+{
+    // Sums in order, as numpy's reductions over SAMed's small per-class arrays do.
+    public static double Of(IEnumerable<double> values)
+    {
+        double sum = 0;
+        int count = 0;
+        foreach (double v in values)
+        {
+            sum += v;
+            count++;
+        }
+
+        if (count == 0)
+            throw new InvalidOperationException("the mean of no values is undefined");
+        return sum / count;
+    }
+}

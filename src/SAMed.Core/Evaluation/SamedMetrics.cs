@@ -1,0 +1,57 @@
+namespace SAMed.Evaluation;
+
+/// <summary>SAMed's per-case rule (utils.calculate_metric_percase) and its per-class loop (utils.test_single_volume).</summary>
+public static class SamedMetrics
+{
+    /// <summary>
+    /// calculate_metric_percase: both masks non-empty -> (medpy dc, medpy hd95); only the prediction non-empty ->
+    /// (1, 0); an empty prediction -> (0, 0). SAMed passes no spacing (unit voxels); a grid with spacing gives HD95 in
+    /// its units.
+    /// </summary>
+    public static ClassMetric MetricPerCase(ReadOnlySpan<bool> prediction, ReadOnlySpan<bool> label, VoxelGrid grid)
+    {
+        grid.RequireLength(prediction.Length, "prediction");
+        grid.RequireLength(label.Length, "label");
+        bool predicted = prediction.Contains(true);
+        bool labelled = label.Contains(true);
+        if (predicted && labelled)
+            return new ClassMetric(BinaryMetrics.Dice(prediction, label), BinaryMetrics.Hausdorff95(prediction, label, grid));
+        return predicted ? new ClassMetric(1, 0) : new ClassMetric(0, 0);
+    }
+
+    /// <summary>
+    /// calculate_metric_percase(prediction == c, label == c) for c = 1..numClasses, in one pass over both label maps
+    /// and with every distance transform cropped to the class's bounding box.
+    /// </summary>
+    /// <param name="predictionName">Names the prediction in error messages (e.g. its file).</param>
+    /// <param name="labelName">Names the label map in error messages.</param>
+    public static ClassMetric[] MetricPerClass(
+        ReadOnlySpan<int> prediction, ReadOnlySpan<int> label, VoxelGrid grid, int numClasses,
+        string predictionName = "prediction", string labelName = "label")
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
+        grid.RequireLength(prediction.Length, predictionName);
+        grid.RequireLength(label.Length, labelName);
+        var statistics = ClassStatistics.Collect(prediction, label, grid, numClasses, predictionName, labelName);
+        var metrics = new ClassMetric[numClasses];
+        for (int c = 1; c <= numClasses; c++)
+        {
+            long predicted = statistics.PredictionCounts[c];
+            long labelled = statistics.LabelCounts[c];
+            if (predicted > 0 && labelled > 0)
+            {
+                var box = statistics.Boxes[c];
+                var distances = SurfaceDistances.FromCrops(
+                    box.Extract(prediction, grid, c), box.Extract(label, grid, c), box.Crop(grid));
+                double dice = BinaryMetrics.Dice(statistics.Intersections[c], predicted, labelled);
+                metrics[c - 1] = new ClassMetric(dice, distances.Hausdorff95);
+            }
+            else
+            {
+                metrics[c - 1] = predicted > 0 ? new ClassMetric(1, 0) : new ClassMetric(0, 0);
+            }
+        }
+
+        return metrics;
+    }
+}

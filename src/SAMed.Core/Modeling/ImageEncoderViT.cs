@@ -1,0 +1,272 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SAMed.Modeling;
+
+/// <summary>
+/// SAM's image encoder: a ViT with windowed and global attention blocks, decomposed relative position bias,
+/// an absolute position embedding and a convolutional neck. Input [B, 3, S, S], output [B, out_chans, S/16, S/16].
+/// </summary>
+public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
+{
+    private readonly PatchEmbed patch_embed;
+    private readonly Parameter pos_embed;
+    private readonly ModuleList<EncoderBlock> blocks;
+    private readonly Sequential neck;
+
+    public ImageEncoderViT(SamConfig config) : base(nameof(ImageEncoderViT))
+    {
+        ImgSize = config.ImageSize;
+        int tokens = config.ImageSize / config.PatchSize;
+        patch_embed = new PatchEmbed(config.PatchSize, config.InChans, config.EncoderEmbedDim);
+        pos_embed = new Parameter(torch.zeros(1, tokens, tokens, config.EncoderEmbedDim));
+        blocks = new ModuleList<EncoderBlock>();
+        for (int i = 0; i < config.EncoderDepth; i++)
+        {
+            int window = config.IsGlobalAttention(i) ? 0 : config.WindowSize;
+            blocks.Add(new EncoderBlock(
+                dim: config.EncoderEmbedDim,
+                numHeads: config.EncoderNumHeads,
+                mlpRatio: config.MlpRatio,
+                qkvBias: config.QkvBias,
+                layerNormEps: config.EncoderLayerNormEps,
+                useRelPos: config.UseRelPos,
+                windowSize: window,
+                inputSize: tokens));
+        }
+        neck = nn.Sequential(
+            nn.Conv2d(config.EncoderEmbedDim, config.PromptEmbedDim, kernel_size: 1, bias: false),
+            new LayerNorm2d(config.PromptEmbedDim),
+            nn.Conv2d(config.PromptEmbedDim, config.PromptEmbedDim, kernel_size: 3, padding: 1, bias: false),
+            new LayerNorm2d(config.PromptEmbedDim));
+        RegisterComponents();
+    }
+
+    public int ImgSize { get; }
+
+    public IReadOnlyList<EncoderBlock> Blocks => [.. blocks];
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor tokens;
+        using (var embedded = patch_embed.forward(x))
+            tokens = embedded + pos_embed;
+
+        // One dispose scope per block keeps the peak memory at one block's temporaries; the autograd graph holds
+        // whatever backward needs on its own.
+        foreach (var block in blocks)
+        {
+            using var scope = torch.NewDisposeScope();
+            var next = block.forward(tokens);
+            tokens.Dispose();
+            tokens = scope.MoveToOuter(next);
+        }
+
+        using (tokens)
+        using (var channelsFirst = tokens.permute(0, 3, 1, 2))
+            return neck.forward(channelsFirst);
+    }
+}
+
+/// <summary>Image to patch embedding: a strided convolution, output channels last [B, H, W, C].</summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d proj;
+
+    public PatchEmbed(int patchSize, int inChans, int embedDim) : base(nameof(PatchEmbed))
+    {
+        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var projected = proj.forward(x);
+        return projected.permute(0, 2, 3, 1);
+    }
+}
+
+/// <summary>A ViT block with window attention (window size &gt; 0, padded to whole windows) or global attention.</summary>
+public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly LayerNorm norm1;
+    private readonly EncoderAttention attn;
+    private readonly LayerNorm norm2;
+    private readonly MLPBlock mlp;
+    private readonly int window_size;
+
+    public EncoderBlock(int dim, int numHeads, double mlpRatio, bool qkvBias, double layerNormEps, bool useRelPos, int windowSize, int inputSize)
+        : base(nameof(EncoderBlock))
+    {
+        norm1 = nn.LayerNorm(dim, eps: layerNormEps);
+        attn = new EncoderAttention(dim, numHeads, qkvBias, useRelPos, windowSize == 0 ? inputSize : windowSize);
+        norm2 = nn.LayerNorm(dim, eps: layerNormEps);
+        mlp = new MLPBlock(dim, (long)(dim * mlpRatio), () => nn.GELU());
+        window_size = windowSize;
+        RegisterComponents();
+    }
+
+    public EncoderAttention Attn => attn;
+
+    public int WindowSize => window_size;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var shortcut = x;
+        var h = norm1.forward(x);
+        if (window_size > 0)
+        {
+            long height = h.shape[1], width = h.shape[2];
+            var (windows, padded) = WindowPartition(h, window_size);
+            var attended = attn.forward(windows);
+            h = WindowUnpartition(attended, window_size, padded, (height, width));
+        }
+        else
+        {
+            h = attn.forward(h);
+        }
+
+        var y = shortcut + h;
+        var result = y + mlp.forward(norm2.forward(y));
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pads [B, H, W, C] to whole windows and splits it into [B * windows, ws, ws, C].</summary>
+    public static (Tensor Windows, (long H, long W) Padded) WindowPartition(Tensor x, int windowSize)
+    {
+        long b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3];
+        long padH = (windowSize - h % windowSize) % windowSize;
+        long padW = (windowSize - w % windowSize) % windowSize;
+        if (padH > 0 || padW > 0)
+            x = F.pad(x, [0, 0, 0, padW, 0, padH]);
+        long hp = h + padH, wp = w + padW;
+        var windows = x.view(b, hp / windowSize, windowSize, wp / windowSize, windowSize, c)
+            .permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, windowSize, windowSize, c);
+        return (windows, (hp, wp));
+    }
+
+    /// <summary>Reverses <see cref="WindowPartition"/> and removes the padding.</summary>
+    public static Tensor WindowUnpartition(Tensor windows, int windowSize, (long H, long W) padded, (long H, long W) original)
+    {
+        var (hp, wp) = padded;
+        var (h, w) = original;
+        long b = windows.shape[0] / (hp * wp / windowSize / windowSize);
+        var x = windows.view(b, hp / windowSize, wp / windowSize, windowSize, windowSize, -1)
+            .permute(0, 1, 3, 2, 4, 5).contiguous().view(b, hp, wp, -1);
+        if (hp > h || wp > w)
+            x = x[.., ..(int)h, ..(int)w, ..].contiguous();
+        return x;
+    }
+}
+
+/// <summary>Multi-head attention with decomposed relative position embeddings (MViTv2), on [B, H, W, C].</summary>
+public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear qkv;
+    private readonly Linear proj;
+    private readonly Parameter? rel_pos_h;
+    private readonly Parameter? rel_pos_w;
+    private readonly int num_heads;
+    private readonly double scale;
+
+    public EncoderAttention(int dim, int numHeads, bool qkvBias, bool useRelPos, int inputSize) : base(nameof(EncoderAttention))
+    {
+        num_heads = numHeads;
+        int headDim = dim / numHeads;
+        scale = Math.Pow(headDim, -0.5);
+        qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias);
+        proj = nn.Linear(dim, dim);
+        if (useRelPos)
+        {
+            rel_pos_h = new Parameter(torch.zeros(2 * inputSize - 1, headDim));
+            rel_pos_w = new Parameter(torch.zeros(2 * inputSize - 1, headDim));
+        }
+        Dim = dim;
+        RegisterComponents();
+    }
+
+    public int Dim { get; }
+
+    public Linear Qkv => qkv;
+
+    /// <summary>
+    /// LoRA's hook into the fused qkv projection: given the block input and qkv(x), it adds its updates to the
+    /// q and v slices. Not a registered submodule, so the SAM state dict stays that of an official checkpoint.
+    /// </summary>
+    public IQkvAdapter? QkvAdapter { get; set; }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        long b = x.shape[0], h = x.shape[1], w = x.shape[2];
+        var fused = qkv.forward(x);
+        if (QkvAdapter is not null)
+            fused = QkvAdapter.Apply(x, fused);
+
+        // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B * nHead, H * W, C)
+        var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4)
+            .reshape(3, b * num_heads, h * w, -1).unbind(0);
+        var q = heads[0];
+        var k = heads[1];
+        var v = heads[2];
+
+        var attn = (q * scale).matmul(k.transpose(-2, -1));
+        if (rel_pos_h is not null && rel_pos_w is not null)
+            attn = AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w));
+
+        attn = attn.softmax(-1);
+        var output = attn.matmul(v).view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
+        return proj.forward(output).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Relative positional embeddings for every (query, key) offset, interpolated if needed.</summary>
+    public static Tensor GetRelPos(long qSize, long kSize, Tensor relPos)
+    {
+        long maxRelDist = 2 * Math.Max(qSize, kSize) - 1;
+        Tensor resized;
+        if (relPos.shape[0] != maxRelDist)
+        {
+            var asSignal = relPos.reshape(1, relPos.shape[0], -1).permute(0, 2, 1);
+            resized = F.interpolate(asSignal, size: [maxRelDist], mode: InterpolationMode.Linear, align_corners: false)
+                .reshape(-1, maxRelDist).permute(1, 0);
+        }
+        else
+        {
+            resized = relPos;
+        }
+
+        double qScale = Math.Max((double)kSize / qSize, 1.0);
+        double kScale = Math.Max((double)qSize / kSize, 1.0);
+        var device = relPos.device;
+        var qCoords = torch.arange(qSize, device: device)[.., TensorIndex.None] * qScale;
+        var kCoords = torch.arange(kSize, device: device)[TensorIndex.None, ..] * kScale;
+        var relativeCoords = (qCoords - kCoords) + (kSize - 1) * kScale;
+        return resized[relativeCoords.to_type(ScalarType.Int64)];
+    }
+
+    /// <summary>attn + rel_h + rel_w, from the unscaled q, as SAM computes it.</summary>
+    public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
+    {
+        var (qH, qW) = qSize;
+        var (kH, kW) = kSize;
+        var rh = GetRelPos(qH, kH, relPosH);
+        var rw = GetRelPos(qW, kW, relPosW);
+
+        long b = q.shape[0], dim = q.shape[2];
+        var rq = q.reshape(b, qH, qW, dim);
+        var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
+        var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
+
+        return (attn.view(b, qH, qW, kH, kW) + relH[.., .., .., .., TensorIndex.None] + relW[.., .., .., TensorIndex.None, ..])
+            .view(b, qH * qW, kH * kW);
+    }
+}
+
+/// <summary>Adds low-rank updates to the fused qkv output of an encoder attention block.</summary>
+public interface IQkvAdapter
+{
+    Tensor Apply(Tensor input, Tensor qkv);
+}

@@ -1,0 +1,43 @@
+using SAMed.Tests.Reference;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SAMed.Tests.Modeling;
+
+/// <summary>The forward pass of every reference case against SAMed's PyTorch outputs.</summary>
+public class ForwardParityTests
+{
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void ForwardMatchesSamedReference(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        using var scope = torch.NewDisposeScope();
+        using var model = reference.CreateModel();
+        var input = reference.Tensor("input");
+        using var trace = model.ForwardTrace(input, multimaskOutput: true, reference.Model.ImageSize);
+        var tolerance = reference.ForwardTolerance;
+
+        ParityCase.AssertClose("image_embeddings", trace.image_embeddings, reference.Tensor("image_embeddings"), tolerance);
+        ParityCase.AssertClose("dense_pe", trace.dense_pe, reference.Tensor("dense_pe"), tolerance);
+        ParityCase.AssertClose("dense_embeddings", trace.dense_embeddings, reference.Tensor("dense_embeddings"), tolerance);
+        ParityCase.AssertClose("low_res_logits", trace.Output.low_res_logits, reference.Tensor("low_res_logits"), tolerance);
+        ParityCase.AssertClose("masks", trace.Output.masks, reference.Tensor("masks"), tolerance);
+        ParityCase.AssertClose("iou_predictions", trace.Output.iou_predictions, reference.Tensor("iou_predictions"), tolerance);
+
+        // Prediction: argmax over classes, equal wherever the reference's two largest logits are not a near tie.
+        var wantMasks = reference.Tensor("masks");
+        var wantPrediction = reference.Tensor("prediction");
+        var prediction = trace.Output.masks.argmax(1);
+        var top2 = wantMasks.topk(2, dim: 1).values;
+        var decisive = (top2[.., 0] - top2[.., 1]) > 1e-4;
+        Assert.True(decisive.sum().item<long>() > 0, "every reference pixel is a near tie; the prediction check would be empty");
+        Assert.True((wantMasks.argmax(1) != wantPrediction).logical_and(decisive).sum().item<long>() == 0,
+            "prediction.npy disagrees with argmax of masks.npy on decisive pixels");
+        long mismatches = (prediction != wantPrediction).logical_and(decisive).sum().item<long>();
+        Assert.True(mismatches == 0, $"prediction differs from the reference on {mismatches} decisive pixels");
+
+        Assert.Equal(reference.TrainableParameters, model.TrainableParameterCount());
+    }
+}
