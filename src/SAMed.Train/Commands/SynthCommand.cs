@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Diagnostics;
+using SAMed.Data;
+
+namespace SAMed.Train.Commands;
+
+/// <summary>Writes a small synthetic CT-like data set in SAMed's layout and validates it.</summary>
+public static class SynthCommand
+{
+    public static Command Create()
+    {
+        var defaults = new SyntheticOptions();
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Data root to write train_npz/, test_vol_h5/ and the list files into.",
+            Required = true,
+        };
+        var listDir = new Option<string?>("--list-dir") { Description = "Where to write train.txt and test_vol.txt (default: the data root)." };
+        var numClasses = Option("--num-classes", "Foreground classes (organs), each present in every case.", defaults.NumClasses);
+        var trainCases = Option("--train-cases", "Cases written as training slices.", defaults.TrainCases);
+        var testCases = Option("--test-cases", "Cases written as test volumes.", defaults.TestCases);
+        var size = Option("--size", "In-plane size (height and width) in pixels.", defaults.Height);
+        var minSlices = Option("--min-slices", "Fewest slices of a case.", defaults.MinSlices);
+        var maxSlices = Option("--max-slices", "Most slices of a case.", defaults.MaxSlices);
+        var seed = Option("--seed", "Seed; the same options and seed give the same files.", defaults.Seed);
+        var command = new Command("synth", "Write small synthetic CT-like volumes with organ-like shapes in SAMed's data layout.")
+        {
+            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed,
+        };
+        command.SetAction(result =>
+        {
+            string root = result.GetValue(output)!;
+            var layout = new SynapseLayout(root, result.GetValue(listDir) ?? root);
+            var options = new SyntheticOptions
+            {
+                NumClasses = result.GetValue(numClasses),
+                TrainCases = result.GetValue(trainCases),
+                TestCases = result.GetValue(testCases),
+                Height = result.GetValue(size),
+                Width = result.GetValue(size),
+                MinSlices = result.GetValue(minSlices),
+                MaxSlices = result.GetValue(maxSlices),
+                Seed = result.GetValue(seed),
+            };
+            var watch = Stopwatch.StartNew();
+            var dataset = SyntheticDataset.Write(layout, options);
+            Console.WriteLine($"wrote {dataset.TrainSlices.Count} training slices and {dataset.TestVolumes.Count} test volumes " +
+                $"({options.NumClasses} classes, {options.Height}x{options.Width}) to {layout.Root} in {watch.ElapsedMilliseconds} ms");
+            var parts = (dataset.TrainSlices.Count > 0 ? ValidationParts.Train : 0) | (dataset.TestVolumes.Count > 0 ? ValidationParts.Test : 0);
+            var report = DatasetValidator.Validate(layout, options.NumClasses, parts);
+            foreach (var problem in report.Problems)
+                Console.Error.WriteLine(problem);
+            Console.WriteLine(report.Summary);
+            return report.IsValid ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static Option<int> Option(string name, string description, int defaultValue) =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+}
