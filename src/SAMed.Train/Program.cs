@@ -6,6 +6,7 @@ foreach (var command in new[]
 {
     VersionCommand.Create(),
     ValidateCommand.Create(),
+    TrainCommand.Create(),
     SynthCommand.Create(),
 })
 {

@@ -5,6 +5,7 @@ namespace SAMed.Training;
 /// <summary>
 /// Shows progress: on a terminal one line redrawn in place (epoch, iteration of total, losses, lr, images/s, ETA);
 /// when the output is redirected, a plain line every <c>interval</c> iterations (and the last one).
+/// Iterations are counted from 1 (SAMed's iter_num after the step).
 /// </summary>
 public sealed class ProgressReporter(TextWriter output, bool interactive, int interval)
 {
@@ -15,14 +16,14 @@ public sealed class ProgressReporter(TextWriter output, bool interactive, int in
     public void Report(StepRecord step, long totalIterations, int maxEpochs, TimeSpan eta)
     {
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"epoch {step.Epoch + 1}/{maxEpochs}  iter {step.Iteration + 1}/{totalIterations}  loss {step.Loss:F4} (ce {step.LossCe:F4}, dice {step.LossDice:F4})  lr {step.Lr:G4}  {step.ImagesPerSecond:F1} img/s  ETA {Format(eta)}");
+            $"epoch {step.Epoch + 1}/{maxEpochs}  iter {step.Iteration}/{totalIterations}  loss {step.Loss:F4} (ce {step.LossCe:F4}, dice {step.LossDice:F4})  lr {step.Lr:G4}  {step.ImagesPerSecond:F1} img/s  ETA {Format(eta)}");
         if (interactive)
         {
             output.Write("\r" + line.PadRight(_lastWidth));
             _lastWidth = line.Length;
             output.Flush();
         }
-        else if ((step.Iteration + 1) % interval == 0 || step.Iteration + 1 == totalIterations)
+        else if (step.Iteration % interval == 0 || step.Iteration == totalIterations)
         {
             output.WriteLine(line);
         }

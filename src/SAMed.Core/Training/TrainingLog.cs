@@ -3,7 +3,10 @@ using CsvHelper;
 
 namespace SAMed.Training;
 
-/// <summary>One optimizer step as logged: the lr the step used, its losses, throughput and elapsed training time.</summary>
+/// <summary>
+/// One optimizer step as logged: iteration is SAMed's iter_num after the step (1-based), epoch is 0-based, lr the
+/// rate the step used, then its losses, throughput and the training time elapsed so far.
+/// </summary>
 public sealed record StepRecord(long Iteration, int Epoch, double Lr, double Loss, double LossCe, double LossDice, double ImagesPerSecond, double Seconds);
 
 /// <summary>

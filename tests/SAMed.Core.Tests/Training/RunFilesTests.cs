@@ -126,7 +126,7 @@ public class RunFilesTests
     {
         var output = new StringWriter();
         var progress = new ProgressReporter(output, interactive: false, interval: 2);
-        for (int i = 0; i < 5; i++)
+        for (int i = 1; i <= 5; i++)
             progress.Report(new StepRecord(i, 0, 0.001, 0.5, 0.4, 0.3, 12, i), 5, 1, TimeSpan.FromSeconds(5 - i));
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);

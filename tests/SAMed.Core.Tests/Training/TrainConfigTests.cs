@@ -35,6 +35,7 @@ public class TrainConfigTests
         Assert.Equal("tiny", c.VitName);
         Assert.Empty(TrainConfigFile.Problems(c));
         Assert.Empty(TrainConfigFile.EnvironmentProblems(c));
+        Assert.Equal(TrainConfigFile.ToJson(TrainPresets.Smoke), TrainConfigFile.ToJson(c));
     }
 
     [Fact]
