@@ -65,6 +65,7 @@ public static class TrainConfigFile
             if (!Properties.TryGetValue(key, out var property))
                 throw new TrainConfigException($"--set {assignment}: unknown setting '{key}' (known: {string.Join(", ", Properties.Keys.Order())})");
             node[key] = ParseValue(value, property.PropertyType);
+            Parse(node.ToJsonString(), $"--set {assignment}");
         }
         return Parse(node.ToJsonString(), "--set");
     }

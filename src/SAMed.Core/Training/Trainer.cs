@@ -52,10 +52,11 @@ public static class Trainer
     public const string EvaluationFile = "heldout_metrics.csv";
 
     /// <summary>Starts a new run.</summary>
-    public static TrainResult Train(TrainConfig config, TrainerOptions? options = null)
+    /// <param name="source">Names the configuration in error messages (e.g. its file).</param>
+    public static TrainResult Train(TrainConfig config, TrainerOptions? options = null, string source = "configuration")
     {
         options ??= new TrainerOptions();
-        TrainConfigFile.Check(config, "configuration");
+        TrainConfigFile.Check(config, source);
         string runDirectory = Path.GetFullPath(options.RunDirectory ?? NewRunDirectory(config));
         if (ResumeCheckpoint.Find(runDirectory) is not null)
             throw new InvalidOperationException($"{runDirectory}: already holds a run; continue it with --resume {runDirectory} or choose another folder");
@@ -158,7 +159,7 @@ public static class Trainer
             int imageSize = config.ImgSize;
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
             var dataset = new SynapseDataset(data.TrainDirectory, TrainListPath(), new RandomGenerator(imageSize, lowRes),
-                new SynapseDatasetOptions(Preload: data.TrainNames.Count <= 4096 && config.ImgSize <= 256, NumClasses: config.NumClasses));
+                new SynapseDatasetOptions(Preload: config.SyntheticData, NumClasses: config.NumClasses));
             var loader = new DataLoader(dataset, new DataLoaderOptions(
                 config.EffectiveBatchSize, Seed: (ulong)config.Seed, Workers: Math.Max(1, config.NumWorkers), Prefetch: Math.Max(2, config.NumWorkers)));
             int perEpoch = loader.BatchesPerEpoch;
@@ -246,6 +247,7 @@ public static class Trainer
                             batch.Count / Math.Max(seconds, 1e-9), elapsedBefore + clock.Elapsed.TotalSeconds);
                         steps.Add(record);
                         log.Append(record);
+                        // As trainer.py: info/lr is the rate just set for the next step, logged at the new iter_num.
                         board.AddScalar("info/lr", nextLr, iteration);
                         board.AddScalar("info/total_loss", losses.Loss, iteration);
                         board.AddScalar("info/loss_ce", losses.CrossEntropy, iteration);

@@ -71,8 +71,10 @@ public static class TrainCommand
                 }
                 else
                 {
-                    var baseConfig = result.GetValue(config) is { } path ? TrainConfigFile.Load(path) : TrainPresets.Smoke;
-                    trained = Trainer.Train(TrainConfigFile.Apply(baseConfig, assignments), options);
+                    string? path = result.GetValue(config);
+                    var baseConfig = path is null ? TrainPresets.Smoke : TrainConfigFile.Load(path);
+                    string source = (path ?? "built-in smoke configuration") + (assignments.Count > 0 ? " with overrides" : "");
+                    trained = Trainer.Train(TrainConfigFile.Apply(baseConfig, assignments), options, source);
                 }
                 if (trained.HeldOut is { } heldOut)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out mean Dice: {heldOut.MeanDice:F4}"));

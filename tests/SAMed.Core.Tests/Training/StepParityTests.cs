@@ -56,6 +56,34 @@ public class StepParityTests
             ParityCase.AssertClose($"after {training.Steps.Count} steps: {name}", parameter, after[name], reference.AfterStepsTolerance);
     }
 
+    /// <summary>
+    /// Gradient accumulation over micro-batches of one sample must still give SAMed's whole-batch loss and gradient.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void AccumulatedMicroBatchesGiveSamedsWholeBatchGradient(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        var training = reference.Training ?? throw new InvalidDataException($"{caseDirectory}: case.json has no training section");
+        using var scope = torch.NewDisposeScope();
+        using var model = reference.CreateModel();
+        var trainable = model.TrainableParameters().ToList();
+        using var optimizer = new AdamW(trainable.Select(t => t.p), training.BaseLr, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
+        var input = reference.Tensor("input");
+        int batch = (int)input.shape[0];
+        Assert.True(batch > 1, "accumulation needs a batch of at least two samples");
+        var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, reference.Model.ImageSize).low_res_logits,
+            new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight), optimizer, accumulationSteps: batch);
+        optimizer.zero_grad();
+        var losses = step.Backward(input, reference.Tensor("low_res_label"));
+        var first = training.Steps[0];
+        AssertScalar("loss", losses.Loss, first.Loss, reference.LossTolerance);
+        AssertScalar("loss_ce", losses.CrossEntropy, first.LossCe, reference.LossTolerance);
+        AssertScalar("loss_dice", losses.Dice, first.LossDice, reference.LossTolerance);
+        AssertGradients(reference, trainable);
+    }
+
     private static void AssertGradients(ParityCase reference, IReadOnlyList<(string name, Parameter p)> trainable)
     {
         var grads = PthStateDict.Read(reference.GradsPath);

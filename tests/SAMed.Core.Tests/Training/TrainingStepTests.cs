@@ -110,12 +110,14 @@ public class TrainingStepTests
         Assert.Equal(before["unused"], model.named_parameters().Single(p => p.name == "unused").parameter.data<double>().ToArray());
     }
 
-    [Fact]
-    public void ResumeCheckpointContinuesExactlyAsAnUninterruptedRun()
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("sgd")]
+    public void ResumeCheckpointContinuesExactlyAsAnUninterruptedRun(string optimizerName)
     {
         var (images, labels) = Batch(2, ScalarType.Float32);
         var schedule = new LearningRateSchedule(0.01, true, 2, 10);
-        var config = new TrainConfig();
+        var config = new TrainConfig { Optimizer = optimizerName, WeightDecay = optimizerName == "sgd" ? 1e-4 : 0.1 };
         Dictionary<string, float[]> Train(int steps, string? saveAfterTo, string? resumeFrom)
         {
             torch.manual_seed(5);
@@ -149,8 +151,13 @@ public class TrainingStepTests
             Assert.True(File.Exists(Path.Combine(dir, "resume.json")));
             Assert.Single(Directory.GetFiles(dir, "resume_*.npz"));
             var resumed = Train(6, null, dir);
+            var fresh = Train(0, null, null);
             foreach (var (name, values) in uninterrupted)
+            {
                 Assert.Equal(values, resumed[name]);
+                if (name != "unused")
+                    Assert.NotEqual(values, fresh[name]);
+            }
         }
         finally
         {
