@@ -8,6 +8,7 @@ foreach (var command in new[]
     ValidateCommand.Create(),
     TrainCommand.Create(),
     SynthCommand.Create(),
+    InfoCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -107,8 +107,10 @@ internal sealed class PickleReader(ZipArchive archive, string path)
         if (expectedLength > Array.MaxLength)
             throw new InvalidDataException($"{path}: record {entry.FullName} is too large ({expectedLength} bytes)");
         var buffer = new byte[expectedLength];
-        using var stream = entry.Open();
-        stream.ReadExactly(buffer);
+        using (var stream = entry.Open())
+            stream.ReadExactly(buffer);
+        if (Crc32.Compute(buffer) != entry.Crc32)
+            throw new InvalidDataException($"{path}: record {entry.FullName} is corrupt (its CRC-32 does not match)");
         return buffer;
     }
 
@@ -288,6 +290,13 @@ internal sealed class PickleReader(ZipArchive archive, string path)
                         var args = Pop() as object?[] ?? throw new InvalidDataException($"{path}: REDUCE without an argument tuple");
                         var callable = Pop() as Global ?? throw new InvalidDataException($"{path}: REDUCE of something that is not a global");
                         stack.Add(Call(callable, args));
+                        break;
+                    }
+                case 0x81:                                                      // NEWOBJ: cls.__new__(cls, *args)
+                    {
+                        var args = Pop() as object?[] ?? throw new InvalidDataException($"{path}: NEWOBJ without an argument tuple");
+                        var cls = Pop() as Global ?? throw new InvalidDataException($"{path}: NEWOBJ of something that is not a class");
+                        stack.Add(Call(cls, args));
                         break;
                     }
                 case (byte)'b': Pop(); break;                                    // BUILD: state (e.g. _metadata) is not needed

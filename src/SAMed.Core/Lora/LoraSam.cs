@@ -26,6 +26,9 @@ public sealed class LoraSam : nn.Module
         w_As = new ModuleList<Linear>();
         w_Bs = new ModuleList<Linear>();
 
+        if (sam.ImageEncoder.Blocks.Any(b => b.Attn.QkvAdapter is not null))
+            throw new InvalidOperationException("this Sam already has LoRA adapters; wrap a fresh Sam");
+
         foreach (var (_, parameter) in sam.ImageEncoder.named_parameters())
             parameter.requires_grad = false;
 
@@ -94,7 +97,7 @@ public sealed class LoraSam : nn.Module
             yield return new(LoraKey("w_a", i), w_As[i].weight!);
         for (int i = 0; i < w_Bs.Count; i++)
             yield return new(LoraKey("w_b", i), w_Bs[i].weight!);
-        var state = sam.state_dict();
+        var state = ModuleStateDict.Ordered(sam).ToList();
         foreach (var (key, value) in state)
         {
             if (key.StartsWith("prompt_encoder.", StringComparison.Ordinal))

@@ -11,10 +11,10 @@ public sealed class MLPBlock : nn.Module<Tensor, Tensor>
     private readonly Linear lin2;
     private readonly nn.Module<Tensor, Tensor> act;
 
-    public MLPBlock(long embeddingDim, long mlpDim, Func<nn.Module<Tensor, Tensor>> activation) : base(nameof(MLPBlock))
+    public MLPBlock(long embeddingDim, long mlpDim, Func<nn.Module<Tensor, Tensor>> activation, Device? device = null) : base(nameof(MLPBlock))
     {
-        lin1 = nn.Linear(embeddingDim, mlpDim);
-        lin2 = nn.Linear(mlpDim, embeddingDim);
+        lin1 = nn.Linear(embeddingDim, mlpDim, device: device);
+        lin2 = nn.Linear(mlpDim, embeddingDim, device: device);
         act = activation();
         RegisterComponents();
     }
@@ -34,10 +34,10 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     private readonly Parameter bias;
     private readonly double eps;
 
-    public LayerNorm2d(long numChannels, double eps = 1e-6) : base(nameof(LayerNorm2d))
+    public LayerNorm2d(long numChannels, double eps = 1e-6, Device? device = null) : base(nameof(LayerNorm2d))
     {
-        weight = new Parameter(torch.ones(numChannels));
-        bias = new Parameter(torch.zeros(numChannels));
+        weight = new Parameter(torch.ones(numChannels, device: device));
+        bias = new Parameter(torch.zeros(numChannels, device: device));
         this.eps = eps;
         RegisterComponents();
     }

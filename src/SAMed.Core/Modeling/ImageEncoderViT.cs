@@ -16,12 +16,12 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     private readonly ModuleList<EncoderBlock> blocks;
     private readonly Sequential neck;
 
-    public ImageEncoderViT(SamConfig config) : base(nameof(ImageEncoderViT))
+    public ImageEncoderViT(SamConfig config, Device? device = null) : base(nameof(ImageEncoderViT))
     {
         ImgSize = config.ImageSize;
         int tokens = config.ImageSize / config.PatchSize;
-        patch_embed = new PatchEmbed(config.PatchSize, config.InChans, config.EncoderEmbedDim);
-        pos_embed = new Parameter(torch.zeros(1, tokens, tokens, config.EncoderEmbedDim));
+        patch_embed = new PatchEmbed(config.PatchSize, config.InChans, config.EncoderEmbedDim, device);
+        pos_embed = new Parameter(torch.zeros([1, tokens, tokens, config.EncoderEmbedDim], device: device));
         blocks = new ModuleList<EncoderBlock>();
         for (int i = 0; i < config.EncoderDepth; i++)
         {
@@ -34,13 +34,14 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
                 layerNormEps: config.EncoderLayerNormEps,
                 useRelPos: config.UseRelPos,
                 windowSize: window,
-                inputSize: tokens));
+                inputSize: tokens,
+                device: device));
         }
         neck = nn.Sequential(
-            nn.Conv2d(config.EncoderEmbedDim, config.PromptEmbedDim, kernel_size: 1, bias: false),
-            new LayerNorm2d(config.PromptEmbedDim),
-            nn.Conv2d(config.PromptEmbedDim, config.PromptEmbedDim, kernel_size: 3, padding: 1, bias: false),
-            new LayerNorm2d(config.PromptEmbedDim));
+            nn.Conv2d(config.EncoderEmbedDim, config.PromptEmbedDim, kernel_size: 1, bias: false, device: device),
+            new LayerNorm2d(config.PromptEmbedDim, device: device),
+            nn.Conv2d(config.PromptEmbedDim, config.PromptEmbedDim, kernel_size: 3, padding: 1, bias: false, device: device),
+            new LayerNorm2d(config.PromptEmbedDim, device: device));
         RegisterComponents();
     }
 
@@ -75,9 +76,9 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d proj;
 
-    public PatchEmbed(int patchSize, int inChans, int embedDim) : base(nameof(PatchEmbed))
+    public PatchEmbed(int patchSize, int inChans, int embedDim, Device? device = null) : base(nameof(PatchEmbed))
     {
-        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize);
+        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize, device: device);
         RegisterComponents();
     }
 
@@ -97,13 +98,13 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
     private readonly MLPBlock mlp;
     private readonly int window_size;
 
-    public EncoderBlock(int dim, int numHeads, double mlpRatio, bool qkvBias, double layerNormEps, bool useRelPos, int windowSize, int inputSize)
+    public EncoderBlock(int dim, int numHeads, double mlpRatio, bool qkvBias, double layerNormEps, bool useRelPos, int windowSize, int inputSize, Device? device = null)
         : base(nameof(EncoderBlock))
     {
-        norm1 = nn.LayerNorm(dim, eps: layerNormEps);
-        attn = new EncoderAttention(dim, numHeads, qkvBias, useRelPos, windowSize == 0 ? inputSize : windowSize);
-        norm2 = nn.LayerNorm(dim, eps: layerNormEps);
-        mlp = new MLPBlock(dim, (long)(dim * mlpRatio), () => nn.GELU());
+        norm1 = nn.LayerNorm(dim, eps: layerNormEps, device: device);
+        attn = new EncoderAttention(dim, numHeads, qkvBias, useRelPos, windowSize == 0 ? inputSize : windowSize, device);
+        norm2 = nn.LayerNorm(dim, eps: layerNormEps, device: device);
+        mlp = new MLPBlock(dim, (long)(dim * mlpRatio), () => nn.GELU(), device);
         window_size = windowSize;
         RegisterComponents();
     }
@@ -172,17 +173,17 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     private readonly int num_heads;
     private readonly double scale;
 
-    public EncoderAttention(int dim, int numHeads, bool qkvBias, bool useRelPos, int inputSize) : base(nameof(EncoderAttention))
+    public EncoderAttention(int dim, int numHeads, bool qkvBias, bool useRelPos, int inputSize, Device? device = null) : base(nameof(EncoderAttention))
     {
         num_heads = numHeads;
         int headDim = dim / numHeads;
         scale = Math.Pow(headDim, -0.5);
-        qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias);
-        proj = nn.Linear(dim, dim);
+        qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias, device: device);
+        proj = nn.Linear(dim, dim, device: device);
         if (useRelPos)
         {
-            rel_pos_h = new Parameter(torch.zeros(2 * inputSize - 1, headDim));
-            rel_pos_w = new Parameter(torch.zeros(2 * inputSize - 1, headDim));
+            rel_pos_h = new Parameter(torch.zeros([2 * inputSize - 1, headDim], device: device));
+            rel_pos_w = new Parameter(torch.zeros([2 * inputSize - 1, headDim], device: device));
         }
         Dim = dim;
         RegisterComponents();

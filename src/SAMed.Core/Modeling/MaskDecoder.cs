@@ -17,23 +17,23 @@ public sealed class MaskDecoder : nn.Module
     private readonly ModuleList<MLP> output_hypernetworks_mlps;
     private readonly MLP iou_prediction_head;
 
-    public MaskDecoder(int transformerDim, TwoWayTransformer transformer, int numMultimaskOutputs, int iouHeadDepth, int iouHeadHiddenDim)
+    public MaskDecoder(int transformerDim, TwoWayTransformer transformer, int numMultimaskOutputs, int iouHeadDepth, int iouHeadHiddenDim, Device? device = null)
         : base(nameof(MaskDecoder))
     {
         NumMaskTokens = numMultimaskOutputs + 1;
         this.transformer = transformer;
-        iou_token = nn.Embedding(1, transformerDim);
-        mask_tokens = nn.Embedding(NumMaskTokens, transformerDim);
+        iou_token = nn.Embedding(1, transformerDim, device: device);
+        mask_tokens = nn.Embedding(NumMaskTokens, transformerDim, device: device);
         output_upscaling = nn.Sequential(
-            nn.ConvTranspose2d(transformerDim, transformerDim / 4, kernel_size: 2, stride: 2),
-            new LayerNorm2d(transformerDim / 4),
+            nn.ConvTranspose2d(transformerDim, transformerDim / 4, kernel_size: 2, stride: 2, device: device),
+            new LayerNorm2d(transformerDim / 4, device: device),
             nn.GELU(),
-            nn.ConvTranspose2d(transformerDim / 4, transformerDim / 8, kernel_size: 2, stride: 2),
+            nn.ConvTranspose2d(transformerDim / 4, transformerDim / 8, kernel_size: 2, stride: 2, device: device),
             nn.GELU());
         output_hypernetworks_mlps = new ModuleList<MLP>();
         for (int i = 0; i < NumMaskTokens; i++)
-            output_hypernetworks_mlps.Add(new MLP(transformerDim, transformerDim, transformerDim / 8, 3));
-        iou_prediction_head = new MLP(transformerDim, iouHeadHiddenDim, NumMaskTokens, iouHeadDepth);
+            output_hypernetworks_mlps.Add(new MLP(transformerDim, transformerDim, transformerDim / 8, 3, device: device));
+        iou_prediction_head = new MLP(transformerDim, iouHeadHiddenDim, NumMaskTokens, iouHeadDepth, device: device);
         RegisterComponents();
     }
 
@@ -88,14 +88,14 @@ public sealed class MLP : nn.Module<Tensor, Tensor>
     private readonly ModuleList<Linear> layers;
     private readonly bool sigmoid_output;
 
-    public MLP(int inputDim, int hiddenDim, int outputDim, int numLayers, bool sigmoidOutput = false) : base(nameof(MLP))
+    public MLP(int inputDim, int hiddenDim, int outputDim, int numLayers, bool sigmoidOutput = false, Device? device = null) : base(nameof(MLP))
     {
         layers = new ModuleList<Linear>();
         for (int i = 0; i < numLayers; i++)
         {
             int n = i == 0 ? inputDim : hiddenDim;
             int k = i == numLayers - 1 ? outputDim : hiddenDim;
-            layers.Add(nn.Linear(n, k));
+            layers.Add(nn.Linear(n, k, device: device));
         }
         sigmoid_output = sigmoidOutput;
         RegisterComponents();

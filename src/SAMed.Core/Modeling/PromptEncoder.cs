@@ -19,26 +19,26 @@ public sealed class PromptEncoder : nn.Module
     private readonly Sequential mask_downscaling;
     private readonly Embedding no_mask_embed;
 
-    public PromptEncoder(int embedDim, (int H, int W) imageEmbeddingSize, (int H, int W) inputImageSize, int maskInChans)
+    public PromptEncoder(int embedDim, (int H, int W) imageEmbeddingSize, (int H, int W) inputImageSize, int maskInChans, Device? device = null)
         : base(nameof(PromptEncoder))
     {
         EmbedDim = embedDim;
         ImageEmbeddingSize = imageEmbeddingSize;
         InputImageSize = inputImageSize;
-        pe_layer = new PositionEmbeddingRandom(embedDim / 2);
+        pe_layer = new PositionEmbeddingRandom(embedDim / 2, device: device);
         point_embeddings = new ModuleList<Embedding>();
         for (int i = 0; i < 4; i++)
-            point_embeddings.Add(nn.Embedding(1, embedDim));
-        not_a_point_embed = nn.Embedding(1, embedDim);
+            point_embeddings.Add(nn.Embedding(1, embedDim, device: device));
+        not_a_point_embed = nn.Embedding(1, embedDim, device: device);
         mask_downscaling = nn.Sequential(
-            nn.Conv2d(1, maskInChans / 4, kernel_size: 2, stride: 2),
-            new LayerNorm2d(maskInChans / 4),
+            nn.Conv2d(1, maskInChans / 4, kernel_size: 2, stride: 2, device: device),
+            new LayerNorm2d(maskInChans / 4, device: device),
             nn.GELU(),
-            nn.Conv2d(maskInChans / 4, maskInChans, kernel_size: 2, stride: 2),
-            new LayerNorm2d(maskInChans),
+            nn.Conv2d(maskInChans / 4, maskInChans, kernel_size: 2, stride: 2, device: device),
+            new LayerNorm2d(maskInChans, device: device),
             nn.GELU(),
-            nn.Conv2d(maskInChans, embedDim, kernel_size: 1));
-        no_mask_embed = nn.Embedding(1, embedDim);
+            nn.Conv2d(maskInChans, embedDim, kernel_size: 1, device: device));
+        no_mask_embed = nn.Embedding(1, embedDim, device: device);
         RegisterComponents();
     }
 
@@ -110,11 +110,11 @@ public sealed class PositionEmbeddingRandom : nn.Module
 {
     private readonly Tensor positional_encoding_gaussian_matrix;
 
-    public PositionEmbeddingRandom(int numPosFeats, double scale = 1.0) : base(nameof(PositionEmbeddingRandom))
+    public PositionEmbeddingRandom(int numPosFeats, double scale = 1.0, Device? device = null) : base(nameof(PositionEmbeddingRandom))
     {
         if (scale <= 0.0)
             scale = 1.0;
-        positional_encoding_gaussian_matrix = scale * torch.randn(2, numPosFeats);
+        positional_encoding_gaussian_matrix = scale * torch.randn([2, numPosFeats], device: device);
         RegisterComponents();
     }
 

@@ -44,19 +44,21 @@ public sealed class Sam : nn.Module
     private readonly float[] pixelMean;
     private readonly float[] pixelStd;
 
-    public Sam(SamConfig config) : base(nameof(Sam))
+    /// <param name="device">Where to create the parameters; "meta" builds the structure without storage.</param>
+    public Sam(SamConfig config, Device? device = null) : base(nameof(Sam))
     {
         config.Validate();
         Config = config;
         int embedding = config.ImageEmbeddingSize;
-        image_encoder = new ImageEncoderViT(config);
-        prompt_encoder = new PromptEncoder(config.PromptEmbedDim, (embedding, embedding), (config.ImageSize, config.ImageSize), config.MaskInChans);
+        image_encoder = new ImageEncoderViT(config, device);
+        prompt_encoder = new PromptEncoder(config.PromptEmbedDim, (embedding, embedding), (config.ImageSize, config.ImageSize), config.MaskInChans, device);
         mask_decoder = new MaskDecoder(
             config.PromptEmbedDim,
-            new TwoWayTransformer(config.DecoderDepth, config.PromptEmbedDim, config.DecoderHeads, config.DecoderMlpDim),
+            new TwoWayTransformer(config.DecoderDepth, config.PromptEmbedDim, config.DecoderHeads, config.DecoderMlpDim, device: device),
             config.NumClasses,
             config.IouHeadDepth,
-            config.IouHeadHiddenDim);
+            config.IouHeadHiddenDim,
+            device);
         pixelMean = [.. config.PixelMean];
         pixelStd = [.. config.PixelStd];
         RegisterComponents();

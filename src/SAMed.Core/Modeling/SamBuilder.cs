@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace SAMed.Modeling;
 
 /// <summary>SAM's model registry (vit_b, vit_l, vit_h; "default" is vit_h) for SAMed's image size and classes.</summary>
@@ -13,6 +15,6 @@ public static class SamBuilder
         _ => throw new ArgumentException($"unknown SAM model type '{modelType}'; expected one of {string.Join(", ", ModelTypes)}", nameof(modelType)),
     };
 
-    public static Sam Create(string modelType, int imageSize = 1024, int numClasses = 3) =>
-        new(Config(modelType, imageSize, numClasses));
+    public static Sam Create(string modelType, int imageSize = 1024, int numClasses = 3, Device? device = null) =>
+        new(Config(modelType, imageSize, numClasses), device);
 }

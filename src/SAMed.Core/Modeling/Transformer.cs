@@ -14,14 +14,14 @@ public sealed class TwoWayTransformer : nn.Module
     private readonly DecoderAttention final_attn_token_to_image;
     private readonly LayerNorm norm_final_attn;
 
-    public TwoWayTransformer(int depth, int embeddingDim, int numHeads, int mlpDim, int attentionDownsampleRate = 2)
+    public TwoWayTransformer(int depth, int embeddingDim, int numHeads, int mlpDim, int attentionDownsampleRate = 2, Device? device = null)
         : base(nameof(TwoWayTransformer))
     {
         layers = new ModuleList<TwoWayAttentionBlock>();
         for (int i = 0; i < depth; i++)
-            layers.Add(new TwoWayAttentionBlock(embeddingDim, numHeads, mlpDim, attentionDownsampleRate, skipFirstLayerPe: i == 0));
-        final_attn_token_to_image = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate);
-        norm_final_attn = nn.LayerNorm(embeddingDim);
+            layers.Add(new TwoWayAttentionBlock(embeddingDim, numHeads, mlpDim, attentionDownsampleRate, skipFirstLayerPe: i == 0, device));
+        final_attn_token_to_image = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate, device);
+        norm_final_attn = nn.LayerNorm(embeddingDim, device: device);
         RegisterComponents();
     }
 
@@ -62,17 +62,17 @@ public sealed class TwoWayAttentionBlock : nn.Module
     private readonly DecoderAttention cross_attn_image_to_token;
     private readonly bool skip_first_layer_pe;
 
-    public TwoWayAttentionBlock(int embeddingDim, int numHeads, int mlpDim, int attentionDownsampleRate, bool skipFirstLayerPe)
+    public TwoWayAttentionBlock(int embeddingDim, int numHeads, int mlpDim, int attentionDownsampleRate, bool skipFirstLayerPe, Device? device = null)
         : base(nameof(TwoWayAttentionBlock))
     {
-        self_attn = new DecoderAttention(embeddingDim, numHeads);
-        norm1 = nn.LayerNorm(embeddingDim);
-        cross_attn_token_to_image = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate);
-        norm2 = nn.LayerNorm(embeddingDim);
-        mlp = new MLPBlock(embeddingDim, mlpDim, () => nn.ReLU());
-        norm3 = nn.LayerNorm(embeddingDim);
-        norm4 = nn.LayerNorm(embeddingDim);
-        cross_attn_image_to_token = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate);
+        self_attn = new DecoderAttention(embeddingDim, numHeads, device: device);
+        norm1 = nn.LayerNorm(embeddingDim, device: device);
+        cross_attn_token_to_image = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate, device);
+        norm2 = nn.LayerNorm(embeddingDim, device: device);
+        mlp = new MLPBlock(embeddingDim, mlpDim, () => nn.ReLU(), device);
+        norm3 = nn.LayerNorm(embeddingDim, device: device);
+        norm4 = nn.LayerNorm(embeddingDim, device: device);
+        cross_attn_image_to_token = new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate, device);
         skip_first_layer_pe = skipFirstLayerPe;
         RegisterComponents();
     }
@@ -113,16 +113,16 @@ public sealed class DecoderAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     private readonly Linear out_proj;
     private readonly int num_heads;
 
-    public DecoderAttention(int embeddingDim, int numHeads, int downsampleRate = 1) : base(nameof(DecoderAttention))
+    public DecoderAttention(int embeddingDim, int numHeads, int downsampleRate = 1, Device? device = null) : base(nameof(DecoderAttention))
     {
         int internalDim = embeddingDim / downsampleRate;
         if (internalDim % numHeads != 0)
             throw new ArgumentException($"num_heads {numHeads} must divide the attention dim {internalDim}");
         num_heads = numHeads;
-        q_proj = nn.Linear(embeddingDim, internalDim);
-        k_proj = nn.Linear(embeddingDim, internalDim);
-        v_proj = nn.Linear(embeddingDim, internalDim);
-        out_proj = nn.Linear(internalDim, embeddingDim);
+        q_proj = nn.Linear(embeddingDim, internalDim, device: device);
+        k_proj = nn.Linear(embeddingDim, internalDim, device: device);
+        v_proj = nn.Linear(embeddingDim, internalDim, device: device);
+        out_proj = nn.Linear(internalDim, embeddingDim, device: device);
         RegisterComponents();
     }
 

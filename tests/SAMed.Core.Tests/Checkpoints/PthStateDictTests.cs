@@ -1,0 +1,187 @@
+using SAMed.Checkpoints;
+using SAMed.Tests.Reference;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SAMed.Tests.Checkpoints;
+
+public sealed class PthStateDictTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("samed-pth-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void ReadsEveryReferenceStateDict(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        foreach (string path in new[] { reference.SamCheckpointPath, reference.LoraCheckpointPath, reference.GradsPath, reference.AfterStepsPath })
+        {
+            var tensors = PthStateDict.Read(path);
+            try
+            {
+                Assert.NotEmpty(tensors);
+                Assert.All(tensors.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+                Assert.All(tensors.Values, t => Assert.False(t.requires_grad));
+            }
+            finally
+            {
+                foreach (var t in tensors.Values)
+                    t.Dispose();
+            }
+        }
+    }
+
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void ReadsLoraMatricesPickledAsParameters(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        var tensors = PthStateDict.Read(reference.LoraCheckpointPath);
+        try
+        {
+            int dim = reference.Model.EncoderEmbedDim;
+            for (int i = 0; i < 2 * reference.Model.EncoderDepth; i++)
+            {
+                Assert.Equal([reference.LoraRank, dim], tensors[$"w_a_{i:D3}"].shape);
+                Assert.Equal([dim, reference.LoraRank], tensors[$"w_b_{i:D3}"].shape);
+            }
+            Assert.Equal("w_a_000", tensors.Keys.First());
+            Assert.True(tensors["w_a_000"].abs().sum().item<float>() > 0);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values)
+                t.Dispose();
+        }
+    }
+
+    private static string Fixture(string name) =>
+        Path.Combine(SharedPaths.RepositoryRoot, "tests", "SAMed.Core.Tests", "Checkpoints", "Fixtures", name);
+
+    [Fact]
+    public void ReadsParametersViewsAndDtypesSavedByTorch()
+    {
+        // Fixtures/torch_saved.pth: torch.save of an OrderedDict (torch 1.13) holding an nn.Parameter, a transposed
+        // view and a slice of one shared storage, and int64, float16, 0-d, bool and float64 tensors.
+        using var scope = torch.NewDisposeScope();
+        var tensors = PthStateDict.Read(Fixture("torch_saved.pth"));
+        Assert.Equal(["param", "view_t", "view_slice", "long", "half", "scalar", "bool", "double"], tensors.Keys);
+        var baseGrid = torch.arange(24, dtype: ScalarType.Float32).reshape(4, 6);
+        Assert.True(Identical(torch.arange(15, dtype: ScalarType.Float32).reshape(3, 5) / 8, tensors["param"]));
+        Assert.False(tensors["param"].requires_grad);
+        Assert.True(Identical(baseGrid.t().contiguous(), tensors["view_t"]));
+        Assert.True(Identical(baseGrid[1..3, 2..5].contiguous(), tensors["view_slice"]));
+        Assert.True(Identical(torch.arange(7, dtype: ScalarType.Int64) - 3, tensors["long"]));
+        Assert.True(Identical(torch.tensor(new float[] { 0.5f, -1.25f, 2, 3 }).to_type(ScalarType.Float16), tensors["half"]));
+        Assert.True(Identical(torch.tensor(3.5f), tensors["scalar"]));
+        Assert.True(Identical(torch.tensor(new[] { true, false, true }), tensors["bool"]));
+        Assert.True(Identical(torch.arange(3, dtype: ScalarType.Float64) / 4, tensors["double"]));
+
+        // Views come back as independent tensors.
+        tensors["view_t"].add_(1);
+        Assert.True(Identical(baseGrid[1..3, 2..5].contiguous(), tensors["view_slice"]));
+    }
+
+    [Fact]
+    public void WholePickledModuleIsAClearError()
+    {
+        string path = Fixture("whole_module.pth");
+        var error = Assert.Throws<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("torch.nn.modules", error.Message);
+    }
+
+    [Fact]
+    public void RoundTripKeepsOrderShapesTypesAndValues()
+    {
+        using var scope = torch.NewDisposeScope();
+        var original = new List<KeyValuePair<string, Tensor>>
+        {
+            new("b.weight", torch.randn(3, 4)),
+            new("a.bias", torch.arange(5, dtype: ScalarType.Int64)),
+            new("scalar", torch.tensor(2.5)),
+            new("empty", torch.zeros(0, 7)),
+            new("strided", torch.randn(4, 6).t()),
+            new("big", torch.randn(300, 300)),
+        };
+        string path = Path.Combine(_temp, "roundtrip.pth");
+        PthStateDict.Write(path, original);
+        var back = PthStateDict.Read(path);
+        Assert.Equal(original.Select(kv => kv.Key), back.Keys);
+        foreach (var (key, value) in original)
+        {
+            Assert.Equal(value.shape, back[key].shape);
+            Assert.Equal(value.dtype, back[key].dtype);
+            Assert.True(Identical(value, back[key]), key);
+        }
+    }
+
+    [Fact]
+    public void WritingOverALargerFileLeavesAValidCheckpoint()
+    {
+        using var scope = torch.NewDisposeScope();
+        string path = Path.Combine(_temp, "over.pth");
+        PthStateDict.Write(path, [new("big", torch.randn(512, 512))]);
+        var small = torch.randn(2, 2);
+        PthStateDict.Write(path, [new("small", small)]);
+        var back = PthStateDict.Read(path);
+        Assert.Equal(["small"], back.Keys);
+        Assert.True(Identical(small, back["small"]));
+        Assert.Empty(Directory.GetFiles(_temp, "*.tmp"));
+    }
+
+    internal static bool Identical(Tensor a, Tensor b) =>
+        a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);
+
+    [Fact]
+    public void MissingFileIsAClearError()
+    {
+        string path = Path.Combine(_temp, "nothing.pth");
+        var error = Assert.Throws<FileNotFoundException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void TruncatedFileIsAClearError(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        byte[] bytes = File.ReadAllBytes(reference.LoraCheckpointPath);
+        foreach (int length in new[] { 2, bytes.Length / 2, bytes.Length - 30 })
+        {
+            string path = Path.Combine(_temp, $"truncated_{length}.pth");
+            File.WriteAllBytes(path, bytes[..length]);
+            var error = Assert.ThrowsAny<InvalidDataException>(() => PthStateDict.Read(path));
+            Assert.Contains(path, error.Message);
+        }
+    }
+
+    [Fact]
+    public void CorruptTensorRecordIsAClearError()
+    {
+        using var scope = torch.NewDisposeScope();
+        string good = Path.Combine(_temp, "good.pth");
+        PthStateDict.Write(good, [new("w", torch.randn(64, 64))]);
+        byte[] bytes = File.ReadAllBytes(good);
+        // Flip bytes inside the tensor data: the zip CRC no longer matches.
+        for (int i = 200; i < 260; i++)
+            bytes[i] ^= 0x5a;
+        string path = Path.Combine(_temp, "corrupt.pth");
+        File.WriteAllBytes(path, bytes);
+        var error = Assert.ThrowsAny<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void NonCheckpointFileIsAClearError()
+    {
+        string path = Path.Combine(_temp, "text.pth");
+        File.WriteAllText(path, "this is not a checkpoint");
+        var error = Assert.ThrowsAny<InvalidDataException>(() => PthStateDict.Read(path));
+        Assert.Contains(path, error.Message);
+    }
+}
