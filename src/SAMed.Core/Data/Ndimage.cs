@@ -51,6 +51,33 @@ public static class Ndimage
         return Zoom(input, (double)height / input.GetLength(0), (double)width / input.GetLength(1), order);
     }
 
+    /// <summary>
+    /// scipy.ndimage.zoom(input, (zoomY, zoomX), order=0) for any element type (e.g. long labels or predictions):
+    /// the values are copied, never interpolated, so integer labels stay exact.
+    /// </summary>
+    public static T[,] ZoomNearest<T>(T[,] input, double zoomY, double zoomX)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!double.IsFinite(zoomY) || !double.IsFinite(zoomX) || zoomY <= 0 || zoomX <= 0)
+            throw new ArgumentOutOfRangeException(nameof(zoomY), $"zoom factors must be finite and positive, got ({zoomY}, {zoomX})");
+        int height = input.GetLength(0), width = input.GetLength(1);
+        var (outHeight, outWidth) = ZoomOutputShape(height, width, zoomY, zoomX);
+        if (height == 0 || width == 0 || outHeight == 0 || outWidth == 0)
+            return new T[outHeight, outWidth];
+        return ZoomNearest(input, AxisTaps.ForZoom(height, outHeight, 0), AxisTaps.ForZoom(width, outWidth, 0));
+    }
+
+    /// <summary>Nearest zoom of a [H, W] array to [height, width] as SAMed calls it: zoom(x, (height / H, width / W), order=0).</summary>
+    public static T[,] ZoomNearestTo<T>(T[,] input, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (height <= 0 || width <= 0)
+            throw new ArgumentOutOfRangeException(nameof(height), $"target size must be positive, got [{height}, {width}]");
+        if (input.GetLength(0) == 0 || input.GetLength(1) == 0)
+            throw new ArgumentException("cannot zoom an empty array", nameof(input));
+        return ZoomNearest(input, (double)height / input.GetLength(0), (double)width / input.GetLength(1));
+    }
+
     /// <summary>scipy.ndimage.rotate(input, angle, order=0, reshape=False): nearest sampling about the centre, 0 outside.</summary>
     public static float[,] Rotate(float[,] input, double angleDegrees)
     {
@@ -86,9 +113,9 @@ public static class Ndimage
     private static int OutputLength(int length, double zoom) =>
         checked((int)Math.Round(length * zoom, MidpointRounding.ToEven));
 
-    private static float[,] ZoomNearest(float[,] input, AxisTaps rows, AxisTaps columns)
+    private static T[,] ZoomNearest<T>(T[,] input, AxisTaps rows, AxisTaps columns)
     {
-        var output = new float[rows.OutputLength, columns.OutputLength];
+        var output = new T[rows.OutputLength, columns.OutputLength];
         Parallel.For(0, rows.OutputLength, y =>
         {
             if (rows.Outside[y])

@@ -49,7 +49,10 @@ public sealed class SynapseDataset
     /// </summary>
     public SynapseSample Get(int index, DataLoaderRandom? random)
     {
-        var (image, label) = preloaded is null ? ReadSlice(index) : preloaded[index];
+        // Preloaded arrays are shared between calls and threads; the transform must not see them as its own.
+        var (image, label) = preloaded is null
+            ? ReadSlice(index)
+            : ((float[,])preloaded[index].Image.Clone(), (float[,])preloaded[index].Label.Clone());
         try
         {
             return random is null
