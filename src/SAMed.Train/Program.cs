@@ -7,6 +7,7 @@ foreach (var command in new[]
     VersionCommand.Create(),
     ValidateCommand.Create(),
     TrainCommand.Create(),
+    PrepareCommand.Create(),
     SynthCommand.Create(),
     InfoCommand.Create(),
 })

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SAMed.IO;
 
 namespace SAMed.Data;
@@ -6,6 +7,7 @@ namespace SAMed.Data;
 /// Checks a Synapse-layout data set before any compute: every listed training slice (.npz with 2D image and label) and
 /// every listed test volume (.npy.h5 with 3D image and label) must exist, be readable, have equal image and label
 /// shapes, finite image values and integer labels in 0..numClasses. Collects every problem rather than stopping at one.
+/// Warns (without failing) about images outside SAMed's preprocessed range [0, 1] and test volumes without foreground.
 /// </summary>
 public static class DatasetValidator
 {
@@ -13,19 +15,19 @@ public static class DatasetValidator
     {
         if (numClasses < 1)
             throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "num_classes must be at least 1 (background not counted)");
-        var problems = new List<ValidationProblem>();
+        var findings = new List<ValidationProblem>();
         int slices = 0, volumes = 0;
-        if (parts.HasFlag(ValidationParts.Train) && TryReadList(layout.TrainListPath, problems) is { } trainNames)
+        if (parts.HasFlag(ValidationParts.Train) && TryReadList(layout.TrainListPath, findings) is { } trainNames)
         {
             slices = trainNames.Count;
-            problems.AddRange(CheckAll(trainNames, name => CheckSlice(layout.TrainSlicePath(name), numClasses)));
+            findings.AddRange(CheckAll(trainNames, name => CheckSlice(layout.TrainSlicePath(name), numClasses)));
         }
-        if (parts.HasFlag(ValidationParts.Test) && TryReadList(layout.TestListPath, problems) is { } testNames)
+        if (parts.HasFlag(ValidationParts.Test) && TryReadList(layout.TestListPath, findings) is { } testNames)
         {
             volumes = testNames.Count;
-            problems.AddRange(CheckAll(testNames, name => CheckVolume(layout.TestVolumePath(name), numClasses)));
+            findings.AddRange(CheckAll(testNames, name => CheckVolume(layout.TestVolumePath(name), numClasses)));
         }
-        return new ValidationReport(problems, slices, volumes);
+        return new ValidationReport(findings.Where(f => !f.IsWarning).ToList(), findings.Where(f => f.IsWarning).ToList(), slices, volumes);
     }
 
     /// <summary>Every problem of one training slice (.npz with "image" and "label" of the same 2D shape).</summary>
@@ -42,11 +44,12 @@ public static class DatasetValidator
         return CheckArrays(path, volume.Image, volume.Label, rank: 3, numClasses);
     });
 
-    /// <summary>Every problem of an image and label pair already in memory.</summary>
+    /// <summary>Every problem (and warning) of an image and label pair already in memory.</summary>
     public static IReadOnlyList<ValidationProblem> CheckArrays(string path, NpyArray image, NpyArray label, int rank, int numClasses)
     {
         var problems = new List<ValidationProblem>();
         void Add(string problem) => problems.Add(new ValidationProblem(path, problem));
+        void Warn(string warning) => problems.Add(new ValidationProblem(path, warning, IsWarning: true));
 
         if (image.Shape.Length != rank)
             Add($"image must be {rank}D, got shape {Format(image.Shape)}");
@@ -57,14 +60,20 @@ public static class DatasetValidator
         if (image.Count == 0)
             Add($"image is empty (shape {Format(image.Shape)})");
 
-        double[] pixels = image.ToDouble();
+        var pixels = new Values(image);
         int nan = 0, infinite = 0;
         long firstBad = -1;
-        for (long i = 0; i < pixels.Length; i++)
+        double low = double.PositiveInfinity, high = double.NegativeInfinity;
+        for (int i = 0; i < pixels.Length; i++)
         {
-            if (double.IsFinite(pixels[i]))
+            double v = pixels[i];
+            if (double.IsFinite(v))
+            {
+                low = Math.Min(low, v);
+                high = Math.Max(high, v);
                 continue;
-            if (double.IsNaN(pixels[i]))
+            }
+            if (double.IsNaN(v))
                 nan++;
             else
                 infinite++;
@@ -73,12 +82,15 @@ public static class DatasetValidator
         }
         if (nan + infinite > 0)
             Add($"image has {nan} NaN and {infinite} infinite values (first at flat index {firstBad})");
+        if (low < 0 || high > 1)
+            Warn($"image values span {low}..{high}, outside [0, 1] that SAMed's preprocessing produces (not windowed and scaled?)");
 
-        double[] labels = label.ToDouble();
+        var labels = new Values(label);
         int notInteger = 0, outOfRange = 0;
         double min = double.PositiveInfinity, max = double.NegativeInfinity;
-        foreach (double v in labels)
+        for (int i = 0; i < labels.Length; i++)
         {
+            double v = labels[i];
             if (!double.IsFinite(v) || v != Math.Floor(v))
             {
                 notInteger++;
@@ -93,6 +105,8 @@ public static class DatasetValidator
             Add($"label has {notInteger} values that are not finite integers");
         if (outOfRange > 0)
             Add($"label has {outOfRange} values outside 0..{numClasses} (found {min}..{max}; num_classes = {numClasses})");
+        if (rank == 3 && labels.Length > 0 && max <= 0 && notInteger == 0)
+            Warn("label has no foreground voxels (every organ is absent from this volume)");
         return problems;
     }
 
@@ -129,6 +143,17 @@ public static class DatasetValidator
 
     private static string WithoutPathPrefix(string message, string path) =>
         message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
+
+    /// <summary>An array's values as doubles, read in place for float32 (SAMed's type) so big volumes are not copied.</summary>
+    private readonly ref struct Values(NpyArray array)
+    {
+        private readonly ReadOnlySpan<float> floats = array.Type == NpyType.Float32 ? MemoryMarshal.Cast<byte, float>(array.Data) : default;
+        private readonly double[]? others = array.Type == NpyType.Float32 ? null : array.ToDouble();
+
+        public int Length => others?.Length ?? floats.Length;
+
+        public double this[int index] => others is null ? floats[index] : others[index];
+    }
 
     private static string Format(long[] shape) => $"[{string.Join(", ", shape)}]";
 }

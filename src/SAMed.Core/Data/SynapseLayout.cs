@@ -3,6 +3,8 @@ namespace SAMed.Data;
 /// <summary>
 /// SAMed's Synapse data layout: training slices at Root/train_npz/NAME.npz, test volumes at Root/test_vol_h5/NAME.npy.h5,
 /// and the list files train.txt and test_vol.txt (one name a line) in ListDir (SAMed's lists/lists_Synapse).
+/// TrainDir and TestDir can be set apart from Root (see <see cref="FromSamedPaths"/>); they do not follow a later
+/// change of Root through <c>with</c>.
 /// </summary>
 public sealed record SynapseLayout(string Root, string ListDir)
 {
@@ -17,8 +19,19 @@ public sealed record SynapseLayout(string Root, string ListDir)
     {
     }
 
-    public string TrainDir => Path.Combine(Root, TrainDirName);
-    public string TestDir => Path.Combine(Root, TestDirName);
+    public string TrainDir { get; init; } = Path.Combine(Root, TrainDirName);
+    public string TestDir { get; init; } = Path.Combine(Root, TestDirName);
+    /// <summary>
+    /// The layout of SAMed's own arguments: --root_path is the train_npz folder itself, --volume_path the test_vol_h5
+    /// folder (default: test_vol_h5 beside root_path), --list_dir the folder of the list files.
+    /// </summary>
+    public static SynapseLayout FromSamedPaths(string rootPath, string listDir, string? volumePath = null)
+    {
+        string trainDir = Path.TrimEndingDirectorySeparator(rootPath);
+        string parent = Path.GetDirectoryName(trainDir) is { Length: > 0 } dir ? dir : ".";
+        return new SynapseLayout(parent, listDir) { TrainDir = trainDir, TestDir = volumePath ?? Path.Combine(parent, TestDirName) };
+    }
+
     public string TrainListPath => Path.Combine(ListDir, TrainListName);
     public string TestListPath => Path.Combine(ListDir, TestListName);
 

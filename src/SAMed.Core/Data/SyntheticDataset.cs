@@ -2,15 +2,21 @@ using SAMed.IO;
 
 namespace SAMed.Data;
 
-/// <summary>What <see cref="Write"/> produced: the layout, the training slice names and the test volume names.</summary>
-public sealed record SyntheticDataset(SynapseLayout Layout, IReadOnlyList<string> TrainSlices, IReadOnlyList<string> TestVolumes)
+/// <summary>
+/// What <see cref="Write"/> produced: the layout, the training slice names, the test volume names, and the NIfTI pairs
+/// of every case (empty unless asked for).
+/// </summary>
+public sealed record SyntheticDataset(
+    SynapseLayout Layout, IReadOnlyList<string> TrainSlices, IReadOnlyList<string> TestVolumes, IReadOnlyList<PrepareCase> NiftiCases)
 {
     /// <summary>
     /// Generates the synthetic cases and writes them in SAMed's layout: every slice of every training case as
     /// train_npz/caseNNNN_sliceKKK.npz (2D image and label) listed in train.txt, every test case as
-    /// test_vol_h5/caseNNNN.npy.h5 listed in test_vol.txt. Existing files of the same names are replaced.
+    /// test_vol_h5/caseNNNN.npy.h5 listed in test_vol.txt (gzip-compressed with <paramref name="compressVolumes"/>).
+    /// With <paramref name="niftiDir"/>, also every case (training and test) as raw CT NIfTI pairs (see <see cref="SyntheticNifti"/>).
+    /// Existing files of the same names are replaced.
     /// </summary>
-    public static SyntheticDataset Write(SynapseLayout layout, SyntheticOptions options)
+    public static SyntheticDataset Write(SynapseLayout layout, SyntheticOptions options, bool compressVolumes = false, string? niftiDir = null)
     {
         options.ThrowIfInvalid();
         Directory.CreateDirectory(layout.TrainDir);
@@ -18,13 +24,16 @@ public sealed record SyntheticDataset(SynapseLayout Layout, IReadOnlyList<string
         Directory.CreateDirectory(layout.ListDir);
         var trainSlices = new List<string>();
         var testVolumes = new List<string>();
+        var niftiCases = new List<PrepareCase>();
         foreach (var synthetic in SyntheticVolumes.GenerateAll(options))
         {
+            if (niftiDir is not null)
+                niftiCases.AddRange(SyntheticNifti.Write(niftiDir, [synthetic]));
             if (synthetic.IsTraining)
                 trainSlices.AddRange(WriteSlices(layout, synthetic));
             else
             {
-                SynapseH5.Write(layout.TestVolumePath(synthetic.Name), synthetic.Volume);
+                SynapseH5.Write(layout.TestVolumePath(synthetic.Name), synthetic.Volume, compressVolumes);
                 testVolumes.Add(synthetic.Name);
             }
         }
@@ -32,7 +41,7 @@ public sealed record SyntheticDataset(SynapseLayout Layout, IReadOnlyList<string
             SynapseLayout.WriteList(layout.TrainListPath, trainSlices);
         if (testVolumes.Count > 0)
             SynapseLayout.WriteList(layout.TestListPath, testVolumes);
-        return new SyntheticDataset(layout, trainSlices, testVolumes);
+        return new SyntheticDataset(layout, trainSlices, testVolumes, niftiCases);
     }
 
     /// <summary>Slice k of a volume as SAMed's preprocessing names it: NAME_slice{k:000}.</summary>

@@ -2,8 +2,12 @@ using SAMed.IO;
 
 namespace SAMed.Data;
 
-/// <summary>One generated case: name (case0001, ...), whether it belongs to the training split, and its volume.</summary>
-public sealed record SyntheticCase(string Name, bool IsTraining, VolumeArrays Volume);
+/// <summary>
+/// One generated case: name (case0001, ...), whether it belongs to the training split, its volume as SAMed's
+/// preprocessing leaves it (image in [0, 1], float32 label), and the raw CT intensities it was made from (integer
+/// Hounsfield units as float32 [D, H, W], before windowing).
+/// </summary>
+public sealed record SyntheticCase(string Name, bool IsTraining, VolumeArrays Volume, NpyArray Hounsfield);
 
 /// <summary>
 /// Small CT-like volumes with an organ-like structure for every class 1..NumClasses: ellipsoids, lobed blobs and tubes
@@ -15,16 +19,18 @@ public sealed record SyntheticCase(string Name, bool IsTraining, VolumeArrays Vo
 /// </summary>
 public static class SyntheticVolumes
 {
-    private const double WindowLow = -125, WindowHigh = 275;
+    // SAMed's preprocessing window, applied in float32 like preprocess_data.py (and Prepare) do.
+    private const float WindowLow = -125, WindowHigh = 275;
+    private const double LowestHu = -1024, HighestHu = 3071;
     private const double AirHu = -1000, FatHu = -100, SoftTissueHu = 0, BoneHu = 550;
     private const double LowestOrganHu = 40, HighestOrganHu = 240;
     private const double NoiseHu = 14;
 
+    /// <summary>Every case, generated one at a time as the sequence is enumerated; bad options throw at once.</summary>
     public static IEnumerable<SyntheticCase> GenerateAll(SyntheticOptions options)
     {
         options.ThrowIfInvalid();
-        for (int i = 0; i < options.TotalCases; i++)
-            yield return GenerateCase(options, i);
+        return Enumerable.Range(0, options.TotalCases).Select(i => GenerateCase(options, i));
     }
 
     /// <summary>Case <paramref name="caseIndex"/> (0-based; the first TrainCases are training cases).</summary>
@@ -55,16 +61,26 @@ public static class SyntheticVolumes
 
         Blur(grid, hu);
         var noise = SyntheticRandom.For(options.Seed, caseIndex, purpose: 1);
+        var hounsfield = new float[grid.Count];
         var image = new float[grid.Count];
         for (int i = 0; i < image.Length; i++)
         {
-            double value = hu[i] + NoiseHu * noise.NextGaussian();
-            image[i] = (float)((Math.Clamp(value, WindowLow, WindowHigh) - WindowLow) / (WindowHigh - WindowLow));
+            // CT scanners store whole Hounsfield units.
+            hounsfield[i] = (float)Math.Clamp(Math.Round(hu[i] + NoiseHu * noise.NextGaussian()), LowestHu, HighestHu);
+            image[i] = Window(hounsfield[i]);
         }
         var volume = new VolumeArrays(
             NpyArray.FromFloat32(image, depth, options.Height, options.Width),
             NpyArray.FromFloat32(label, depth, options.Height, options.Width));
-        return new SyntheticCase(options.CaseName(caseIndex), caseIndex < options.TrainCases, volume);
+        return new SyntheticCase(options.CaseName(caseIndex), caseIndex < options.TrainCases, volume,
+            NpyArray.FromFloat32(hounsfield, depth, options.Height, options.Width));
+    }
+
+    /// <summary>SAMed's preprocessing of one CT value: clip to [-125, 275], then (x + 125) / 400, in float32.</summary>
+    public static float Window(float hounsfield)
+    {
+        const float range = WindowHigh - WindowLow;
+        return (Math.Clamp(hounsfield, WindowLow, WindowHigh) - WindowLow) / range;
     }
 
     /// <summary>Class k's mean intensity: spread evenly over the organ range, the same in every case.</summary>
@@ -203,9 +219,28 @@ public static class SyntheticVolumes
         public static Blob Spine(Grid grid, Body body, SyntheticRandom random)
         {
             double radius = Math.Max(1.5, Math.Min(body.Ry, body.Rx) * random.Uniform(0.14, 0.18));
-            return new Blob(0, (grid.Depth - 1) / 2.0, body.Cy + 0.7 * body.Ry, body.Cx + random.Uniform(-1, 1), grid.Depth * 2.0,
-                radius, radius * 1.1, 0, random.Uniform(-0.1, 0.1), random.Uniform(-0.1, 0.1), Tube: true, 0, 0, 0, 0,
-                BoneHu, 60, 0.5, 0.8, 0.8, random.Uniform(0, 2 * Math.PI));
+            return new Blob(
+                Label: 0,
+                Cz: (grid.Depth - 1) / 2.0,
+                Cy: body.Cy + 0.7 * body.Ry,
+                Cx: body.Cx + random.Uniform(-1, 1),
+                Rz: grid.Depth * 2.0,
+                Ry: radius,
+                Rx: radius * 1.1,
+                Angle: 0,
+                DriftY: random.Uniform(-0.1, 0.1),
+                DriftX: random.Uniform(-0.1, 0.1),
+                Tube: true,
+                Lobe2: 0,
+                Phase2: 0,
+                Lobe3: 0,
+                Phase3: 0,
+                MeanHu: BoneHu,
+                TextureHu: 60,
+                Fz: 0.5,
+                Fy: 0.8,
+                Fx: 0.8,
+                TexturePhase: random.Uniform(0, 2 * Math.PI));
         }
 
         // How far the cross-section at slice z extends, relative to the in-plane radii (0 when the blob misses the slice).

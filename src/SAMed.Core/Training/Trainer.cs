@@ -88,22 +88,25 @@ public static class Trainer
         return Path.Combine(c.Output, $"{name}_{DateTime.UtcNow:yyyyMMdd-HHmmss}");
     }
 
-    /// <summary>Where the training slices and held-out volumes of a run are.</summary>
-    public sealed record DataFiles(string TrainDirectory, IReadOnlyList<string> TrainNames, string? TestDirectory, IReadOnlyList<string> TestNames);
+    /// <summary>Where the training slices and held-out volumes of a run are (no held-out volumes: TestNames is empty).</summary>
+    public sealed record DataFiles(SynapseLayout Layout, IReadOnlyList<string> TrainNames, IReadOnlyList<string> TestNames)
+    {
+        public ValidationParts Parts => TestNames.Count > 0 ? ValidationParts.All : ValidationParts.Train;
+    }
 
     /// <summary>
     /// The run's data: synthetic volumes generated into RUN/data (once; they are a pure function of the config),
-    /// or root_path, list_dir/train.txt and, with volume_path, list_dir/test_vol.txt.
+    /// or SAMed's root_path (train_npz), list_dir (train.txt, test_vol.txt) and, when set, volume_path (test_vol_h5).
     /// </summary>
     public static DataFiles LocateData(TrainConfig config, string runDirectory)
     {
         if (config.SyntheticData)
         {
             string root = Path.Combine(runDirectory, "data");
-            var layout = new SynapseLayout(root, Path.Combine(root, "lists"));
-            if (!File.Exists(layout.TrainListPath))
+            var synthetic = new SynapseLayout(root, Path.Combine(root, "lists"));
+            if (!File.Exists(synthetic.TrainListPath))
             {
-                SyntheticDataset.Write(layout, new SyntheticOptions
+                SyntheticDataset.Write(synthetic, new SyntheticOptions
                 {
                     NumClasses = config.NumClasses,
                     TrainCases = config.SyntheticTrainVolumes,
@@ -115,25 +118,10 @@ public static class Trainer
                     Seed = config.Seed,
                 });
             }
-            var testNames = File.Exists(layout.TestListPath) ? layout.ReadTestNames() : [];
-            return new DataFiles(layout.TrainDir, layout.ReadTrainNames(), layout.TestDir, testNames);
+            return new DataFiles(synthetic, synthetic.ReadTrainNames(), File.Exists(synthetic.TestListPath) ? synthetic.ReadTestNames() : []);
         }
-        string trainList = Path.Combine(config.ListDir!, SynapseLayout.TrainListName);
-        string testList = Path.Combine(config.ListDir!, SynapseLayout.TestListName);
-        return config.VolumePath is null
-            ? new DataFiles(config.RootPath!, SynapseLayout.ReadList(trainList), null, [])
-            : new DataFiles(config.RootPath!, SynapseLayout.ReadList(trainList), config.VolumePath, SynapseLayout.ReadList(testList));
-    }
-
-    /// <summary>Every problem of every training slice and held-out volume, before any compute.</summary>
-    public static ValidationReport Validate(DataFiles data, int numClasses)
-    {
-        var problems = new List<ValidationProblem>();
-        foreach (string name in data.TrainNames)
-            problems.AddRange(DatasetValidator.CheckSlice(Path.Combine(data.TrainDirectory, name + ".npz"), numClasses));
-        foreach (string name in data.TestNames)
-            problems.AddRange(DatasetValidator.CheckVolume(Path.Combine(data.TestDirectory!, name + ".npy.h5"), numClasses));
-        return new ValidationReport(problems, data.TrainNames.Count, data.TestNames.Count);
+        var layout = SynapseLayout.FromSamedPaths(config.RootPath!, config.ListDir!, config.VolumePath);
+        return new DataFiles(layout, layout.ReadTrainNames(), config.VolumePath is null ? [] : layout.ReadTestNames());
     }
 
     private sealed class Session(TrainConfig config, string runDirectory, TrainerOptions options, ResumeState? resume)
@@ -144,10 +132,12 @@ public static class Trainer
         {
             var data = LocateData(config, runDirectory);
             if (data.TrainNames.Count == 0)
-                throw new InvalidDataException($"{data.TrainDirectory}: the training list names no slices");
-            var report = Validate(data, config.NumClasses);
+                throw new InvalidDataException($"{data.Layout.TrainListPath}: the training list names no slices");
+            var report = DatasetValidator.Validate(data.Layout, config.NumClasses, data.Parts);
             report.ThrowIfInvalid();
             progress.Message($"data: {report.Summary}");
+            foreach (var warning in report.Warnings.Take(5))
+                progress.Message(warning.ToString());
 
             if (config.Threads > 0)
                 torch.set_num_threads(config.Threads);
@@ -158,7 +148,7 @@ public static class Trainer
 
             int imageSize = config.ImgSize;
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
-            var dataset = new SynapseDataset(data.TrainDirectory, TrainListPath(), new RandomGenerator(imageSize, lowRes),
+            var dataset = new SynapseDataset(data.Layout.TrainDir, data.Layout.TrainListPath, new RandomGenerator(imageSize, lowRes),
                 new SynapseDatasetOptions(Preload: config.SyntheticData, NumClasses: config.NumClasses));
             var loader = new DataLoader(dataset, new DataLoaderOptions(
                 config.EffectiveBatchSize, Seed: (ulong)config.Seed, Workers: Math.Max(1, config.NumWorkers), Prefetch: Math.Max(2, config.NumWorkers)));
@@ -287,19 +277,12 @@ public static class Trainer
             EvaluationReport? heldOut = null;
             if (options.Evaluate && data.TestNames.Count > 0)
             {
-                heldOut = HeldOutEvaluation.Evaluate(model, imageSize, config.NumClasses, data.TestDirectory!, data.TestNames, device, Math.Max(1, config.EffectiveBatchSize));
+                heldOut = HeldOutEvaluation.Evaluate(model, imageSize, config.NumClasses, data.Layout.TestDir, data.TestNames, device, Math.Max(1, config.EffectiveBatchSize));
                 EvaluationCsv.Write(Path.Combine(runDirectory, EvaluationFile), heldOut);
                 progress.Message(string.Create(CultureInfo.InvariantCulture,
                     $"held-out ({heldOut.Cases.Count} volumes): mean Dice {heldOut.MeanDice:F4}, mean HD95 {heldOut.MeanHd95:F2} {heldOut.DistanceUnit}"));
             }
             return new TrainResult(runDirectory, iteration, perEpoch, steps, loraPath, heldOut, trainingTime);
-        }
-
-        private string TrainListPath()
-        {
-            if (!config.SyntheticData)
-                return Path.Combine(config.ListDir!, SynapseLayout.TrainListName);
-            return Path.Combine(runDirectory, "data", "lists", SynapseLayout.TrainListName);
         }
 
         private string SaveLora(LoraSam model, int epoch)

@@ -23,9 +23,14 @@ public static class SynthCommand
         var minSlices = Option("--min-slices", "Fewest slices of a case.", defaults.MinSlices);
         var maxSlices = Option("--max-slices", "Most slices of a case.", defaults.MaxSlices);
         var seed = Option("--seed", "Seed; the same options and seed give the same files.", defaults.Seed);
+        var compress = new Option<bool>("--compress") { Description = "Write test volumes chunked and gzip-compressed." };
+        var nifti = new Option<string?>("--nifti")
+        {
+            Description = "Also write every case as raw CT NIfTI pairs (img/imgNNNN.nii.gz, label/labelNNNN.nii.gz) into this folder.",
+        };
         var command = new Command("synth", "Write small synthetic CT-like volumes with organ-like shapes in SAMed's data layout.")
         {
-            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed,
+            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed, compress, nifti,
         };
         command.SetAction(result =>
         {
@@ -43,12 +48,14 @@ public static class SynthCommand
                 Seed = result.GetValue(seed),
             };
             var watch = Stopwatch.StartNew();
-            var dataset = SyntheticDataset.Write(layout, options);
+            var dataset = SyntheticDataset.Write(layout, options, result.GetValue(compress), result.GetValue(nifti));
             Console.WriteLine($"wrote {dataset.TrainSlices.Count} training slices and {dataset.TestVolumes.Count} test volumes " +
                 $"({options.NumClasses} classes, {options.Height}x{options.Width}) to {layout.Root} in {watch.ElapsedMilliseconds} ms");
+            if (dataset.NiftiCases.Count > 0)
+                Console.WriteLine($"wrote {dataset.NiftiCases.Count} NIfTI pairs to {result.GetValue(nifti)} (prepare them with --label-map identity)");
             var parts = (dataset.TrainSlices.Count > 0 ? ValidationParts.Train : 0) | (dataset.TestVolumes.Count > 0 ? ValidationParts.Test : 0);
             var report = DatasetValidator.Validate(layout, options.NumClasses, parts);
-            foreach (var problem in report.Problems)
+            foreach (var problem in report.Problems.Concat(report.Warnings))
                 Console.Error.WriteLine(problem);
             Console.WriteLine(report.Summary);
             return report.IsValid ? 0 : 1;

@@ -36,7 +36,7 @@ public static class ValidateCommand
             string dataRoot = result.GetValue(root)!;
             var layout = new SynapseLayout(dataRoot, result.GetValue(listDir) ?? dataRoot);
             var report = DatasetValidator.Validate(layout, result.GetValue(numClasses), result.GetValue(parts));
-            foreach (var problem in report.Problems)
+            foreach (var problem in report.Problems.Concat(report.Warnings))
                 Console.Error.WriteLine(problem);
             Console.WriteLine(report.Summary);
             return report.IsValid ? 0 : 1;

@@ -30,6 +30,7 @@ public sealed class DatasetValidatorTests : IDisposable
     {
         var report = DatasetValidator.Validate(new SynapseLayout(SharedPaths.Reference("prepare")), numClasses: 8);
         Assert.True(report.IsValid, string.Join("\n", report.Problems));
+        Assert.Empty(report.Warnings);
         Assert.Equal(30, report.TrainSlicesChecked);
         Assert.Equal(1, report.TestVolumesChecked);
         report.ThrowIfInvalid();
@@ -49,6 +50,7 @@ public sealed class DatasetValidatorTests : IDisposable
     {
         var report = DatasetValidator.Validate(_layout, NumClasses);
         Assert.True(report.IsValid, string.Join("\n", report.Problems));
+        Assert.Empty(report.Warnings);
         Assert.Equal((3, 2), (report.TrainSlicesChecked, report.TestVolumesChecked));
     }
 
@@ -163,6 +165,22 @@ public sealed class DatasetValidatorTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(report.ThrowIfInvalid);
         foreach (var problem in report.Problems)
             Assert.Contains(problem.ToString(), error.Message);
+    }
+
+    [Fact]
+    public void UnscaledImagesAndEmptyTestVolumesAreWarningsOnly()
+    {
+        var hounsfield = Image(4, 5).ToFloat().Select(v => v * 1400 - 1000).ToArray();
+        WriteSlice("case1_slice000", NpyArray.FromFloat32(hounsfield, 4, 5), Label(4, 5));
+        SynapseH5.Write(_layout.TestVolumePath("case2"), new VolumeArrays(Image(2, 4, 5), NpyArray.FromFloat32(new float[40], 2, 4, 5)));
+        var report = DatasetValidator.Validate(_layout, NumClasses);
+        Assert.True(report.IsValid, string.Join("\n", report.Problems));
+        report.ThrowIfInvalid();
+        Assert.Equal(2, report.Warnings.Count);
+        Assert.All(report.Warnings, w => Assert.True(w.IsWarning));
+        Assert.Contains(report.Warnings, w => w.File == _layout.TrainSlicePath("case1_slice000") && w.Problem.Contains("outside [0, 1]"));
+        Assert.Contains(report.Warnings, w => w.File == _layout.TestVolumePath("case2") && w.Problem.Contains("no foreground"));
+        Assert.Contains("2 warning(s)", report.Summary);
     }
 
     [Fact]

@@ -21,6 +21,20 @@ public sealed class SynapseLayoutTests : IDisposable
     }
 
     [Fact]
+    public void SamedArgumentsGiveTheSameLayout()
+    {
+        var layout = SynapseLayout.FromSamedPaths("/data/Synapse/train_npz/", "/lists/lists_Synapse");
+        Assert.Equal("/data/Synapse/train_npz/case0005_slice012.npz", layout.TrainSlicePath("case0005_slice012"));
+        Assert.Equal("/data/Synapse/test_vol_h5/case0001.npy.h5", layout.TestVolumePath("case0001"));
+        Assert.Equal("/lists/lists_Synapse/test_vol.txt", layout.TestListPath);
+        Assert.Equal(new SynapseLayout("/data/Synapse", "/lists/lists_Synapse"), layout);
+
+        var apart = SynapseLayout.FromSamedPaths("/a/slices", "/lists", "/b/volumes");
+        Assert.Equal("/a/slices/x.npz", apart.TrainSlicePath("x"));
+        Assert.Equal("/b/volumes/y.npy.h5", apart.TestVolumePath("y"));
+    }
+
+    [Fact]
     public void ReferenceListsNameExistingFiles()
     {
         var layout = new SynapseLayout(SharedPaths.Reference("prepare"));

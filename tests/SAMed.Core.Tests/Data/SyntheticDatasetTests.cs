@@ -58,18 +58,34 @@ public sealed class SyntheticDatasetTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 6).Select(k => (float)k), testClasses.Order());
     }
 
+}
+
+/// <summary>Runs alone (no other test of the assembly in parallel), so its own process CPU time is what it measures.</summary>
+[CollectionDefinition(nameof(SyntheticSpeedTests), DisableParallelization = true)]
+[Collection(nameof(SyntheticSpeedTests))]
+public sealed class SyntheticSpeedTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("synthetic-speed-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
     [Fact]
-    public void DefaultDataSetIsWrittenQuickly()
+    public void DefaultDataSetIsWrittenWellUnderASecond()
     {
+        // CI smoke training writes this first. Process CPU time (not wall time) so that other programs on a shared
+        // machine do not count; the fastest of three runs so that JIT and a stray GC do not count either.
         var layout = new SynapseLayout(_dir);
         var fastest = TimeSpan.MaxValue;
+        using var process = Process.GetCurrentProcess();
         for (int seed = 1; seed <= 3; seed++)
         {
-            var watch = Stopwatch.StartNew();
+            process.Refresh();
+            var before = process.TotalProcessorTime;
             SyntheticDataset.Write(layout, new SyntheticOptions { Seed = seed });
-            fastest = watch.Elapsed < fastest ? watch.Elapsed : fastest;
+            process.Refresh();
+            var used = process.TotalProcessorTime - before;
+            fastest = used < fastest ? used : fastest;
         }
-        // CI smoke training writes this first: well under a second; the bound leaves room for a loaded 2-core machine.
-        Assert.True(fastest < TimeSpan.FromSeconds(1), $"default synthetic data set took {fastest.TotalMilliseconds:F0} ms");
+        Assert.True(fastest < TimeSpan.FromSeconds(0.5), $"default synthetic data set took {fastest.TotalMilliseconds:F0} ms of CPU");
     }
 }

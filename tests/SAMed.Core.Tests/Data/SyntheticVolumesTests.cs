@@ -64,6 +64,11 @@ public class SyntheticVolumesTests
             float[] pixels = image.ToFloat();
             Assert.InRange(pixels.Min(), 0f, 1f);
             Assert.InRange(pixels.Max(), 0f, 1f);
+            float[] hounsfield = synthetic.Hounsfield.ToFloat();
+            Assert.Equal(image.Shape, synthetic.Hounsfield.Shape);
+            float notWhole = hounsfield.FirstOrDefault(v => v != MathF.Round(v) || v < -1024 || v > 3071, 0.5f);
+            Assert.True(notWhole == 0.5f, $"{notWhole} is not a whole CT value");
+            Assert.Equal(hounsfield.Select(SyntheticVolumes.Window), pixels);
             var classes = label.ToFloat().Distinct().Order().ToArray();
             Assert.Equal(Enumerable.Range(0, numClasses + 1).Select(k => (float)k), classes);
             Assert.Empty(DatasetValidator.CheckArrays(synthetic.Name, image, label, rank: 3, numClasses));
@@ -110,6 +115,58 @@ public class SyntheticVolumesTests
     }
 
     [Fact]
+    public void OrgansAreLearnableAsRegionsButNotByPixelIntensity()
+    {
+        var cases = SyntheticVolumes.GenerateAll(Defaults).ToList();
+        int n = Defaults.NumClasses + 1;
+        var sums = new double[n];
+        var counts = new double[n];
+        foreach (var synthetic in cases.Where(c => c.IsTraining))
+        {
+            float[] image = synthetic.Volume.Image.ToFloat(), label = synthetic.Volume.Label.ToFloat();
+            for (int i = 0; i < image.Length; i++)
+            {
+                sums[(int)label[i]] += image[i];
+                counts[(int)label[i]]++;
+            }
+        }
+        double[] means = [.. sums.Zip(counts, (sum, count) => sum / count)];
+        int Nearest(double value, int from) => Enumerable.Range(from, n - from).MinBy(k => Math.Abs(value - means[k]));
+
+        // Learnable: the mean intensity of a whole organ names its class in most organs of every case.
+        int named = 0, organs = 0;
+        var overlap = new double[n];
+        var predicted = new double[n];
+        var truth = new double[n];
+        foreach (var synthetic in cases)
+        {
+            float[] image = synthetic.Volume.Image.ToFloat(), label = synthetic.Volume.Label.ToFloat();
+            for (int k = 1; k < n; k++)
+            {
+                organs++;
+                named += Nearest(Enumerable.Range(0, image.Length).Where(i => label[i] == k).Average(i => image[i]), 1) == k ? 1 : 0;
+            }
+            if (synthetic.IsTraining)
+                continue;
+            for (int i = 0; i < image.Length; i++)
+            {
+                int guess = Nearest(image[i], 0), actual = (int)label[i];
+                predicted[guess]++;
+                truth[actual]++;
+                overlap[actual] += guess == actual ? 1 : 0;
+            }
+        }
+        Assert.True(named >= 0.75 * organs, $"only {named} of {organs} organs have their class's intensity");
+
+        // Not trivial: classifying each test pixel by intensity alone segments no organ well.
+        for (int k = 1; k < n; k++)
+        {
+            double dice = 2 * overlap[k] / (predicted[k] + truth[k]);
+            Assert.True(dice < 0.5, $"class {k}: intensity alone reaches Dice {dice:F2}");
+        }
+    }
+
+    [Fact]
     public void OrgansVaryInPositionAndSizeAcrossCases()
     {
         var cases = SyntheticVolumes.GenerateAll(Defaults).ToList();
@@ -120,6 +177,16 @@ public class SyntheticVolumesTests
             Assert.True(sizes.Distinct().Count() == sizes.Count, $"class {k} sizes repeat: {string.Join(", ", sizes)}");
             Assert.True(centroids.Distinct().Count() == centroids.Count, $"class {k} centroids repeat");
         }
+    }
+
+    [Fact]
+    public void WindowIsSamedPreprocessing()
+    {
+        Assert.Equal(0f, SyntheticVolumes.Window(-1000));
+        Assert.Equal(0f, SyntheticVolumes.Window(-125));
+        Assert.Equal(0.3125f, SyntheticVolumes.Window(0));
+        Assert.Equal(1f, SyntheticVolumes.Window(275));
+        Assert.Equal(1f, SyntheticVolumes.Window(1200));
     }
 
     [Fact]

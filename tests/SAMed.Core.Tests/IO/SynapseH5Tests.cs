@@ -54,6 +54,33 @@ public sealed class SynapseH5Tests : IDisposable
         }
     }
 
+    private static string Fixture(string name) => Path.Combine(SharedPaths.RepositoryRoot, "tests", "SAMed.Core.Tests", "IO", "Fixtures", name);
+
+    [Theory]
+    [InlineData("gzip.npy.h5")]
+    [InlineData("gzip_shuffle_types.npy.h5")]
+    public void ReadsGzipCompressedVolumesWrittenByH5py(string name)
+    {
+        // Fixtures/make_h5_fixtures.py: image[i] = i / 128, label[i] = i % 9, shape (3, 5, 7); chunked, gzip (+ shuffle,
+        // float64 image and uint8 label in the second file).
+        var volume = SynapseH5.Read(Fixture(name));
+        Assert.Equal([3L, 5, 7], volume.Image.Shape);
+        Assert.Equal([3L, 5, 7], volume.Label.Shape);
+        Assert.Equal((NpyType.Float32, NpyType.Float32), (volume.Image.Type, volume.Label.Type));
+        Assert.Equal(Enumerable.Range(0, 105).Select(i => i / 128f), volume.Image.ToFloat());
+        Assert.Equal(Enumerable.Range(0, 105).Select(i => (float)(i % 9)), volume.Label.ToFloat());
+    }
+
+    [Fact]
+    public void MissingImageInH5pyFileIsNamed()
+    {
+        string path = Fixture("no_image.npy.h5");
+        var error = Assert.Throws<InvalidDataException>(() => SynapseH5.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("'image'", error.Message);
+        Assert.Contains("label", error.Message);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -1,0 +1,223 @@
+using System.Globalization;
+using SAMed.IO;
+
+namespace SAMed.Data;
+
+/// <summary>
+/// SAMed's preprocessing (preprocess/preprocess_data.py) from NIfTI pairs to its Synapse layout: clip the image to
+/// [ClipMin, ClipMax], scale (x - min) / (max - min) in float32, map labels, transpose the voxel array as stored to
+/// [slice, y, x]; training cases become train_npz/CASE_sliceNNN.npz (label, image: float32 [H, W]),
+/// test cases test_vol_h5/CASE.npy.h5 (image, label: float32 [D, H, W]), listed in train.txt and test_vol.txt.
+/// </summary>
+public static class Prepare
+{
+    /// <summary>Splits, preprocesses and writes every case, reporting each finished case to <paramref name="progress"/>.</summary>
+    public static PrepareSummary Run(IReadOnlyList<PrepareCase> cases, PrepareOptions options, Action<PrepareProgress>? progress = null)
+    {
+        if (cases.Count == 0)
+            throw new ArgumentException("no cases to prepare");
+        var split = PrepareSplit.Make(cases, options);
+        CheckHeaders(split.Train.Concat(split.Test).Distinct());
+        var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
+        var train = split.Train.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var test = split.Test.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        if (train.Count > 0)
+            Directory.CreateDirectory(layout.TrainDir);
+        if (test.Count > 0)
+            Directory.CreateDirectory(layout.TestDir);
+
+        var selected = cases.Where(c => train.Contains(c.Name) || test.Contains(c.Name)).ToList();
+        var trainNames = new List<string>();
+        var summaries = new List<PreparedCaseSummary>();
+        var labelVoxels = new SortedDictionary<int, long>();
+        var unlisted = new SortedDictionary<int, long>();
+        var warnings = new List<string>();
+        for (int i = 0; i < selected.Count; i++)
+        {
+            var c = selected[i];
+            var volume = Load(c, options);
+            bool isTrain = train.Contains(c.Name), isTest = test.Contains(c.Name);
+            if (isTrain)
+                trainNames.AddRange(WriteTrainSlices(layout, volume));
+            if (isTest)
+                WriteTestVolume(layout, volume, options.CompressH5);
+
+            Add(labelVoxels, volume.LabelVoxels);
+            Add(unlisted, volume.UnlistedSourceVoxels);
+            warnings.AddRange(volume.Warnings);
+            var summary = new PreparedCaseSummary(c.Name, volume.Depth, volume.Height, volume.Width, isTrain, isTest, volume.LabelVoxels);
+            summaries.Add(summary);
+            progress?.Invoke(new PrepareProgress(i + 1, selected.Count, summary));
+        }
+
+        if (trainNames.Count > 0)
+            SynapseLayout.WriteList(layout.TrainListPath, trainNames);
+        if (test.Count > 0)
+            SynapseLayout.WriteList(layout.TestListPath, split.Test.Select(c => c.Name));
+        return new PrepareSummary(summaries, trainNames.Count, labelVoxels, unlisted, warnings);
+    }
+
+    /// <summary>
+    /// Before any work: every file exists, has a readable NIfTI-1 header, and each label's grid is its image's grid.
+    /// (Voxel values, such as NaN or labels outside the map, are checked as each case is read.)
+    /// </summary>
+    public static void CheckHeaders(IEnumerable<PrepareCase> cases)
+    {
+        foreach (var c in cases)
+        {
+            var image = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
+            var label = SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath);
+            CheckSameGrid(c, image, label);
+        }
+    }
+
+    /// <summary>Reads one pair and preprocesses it in memory.</summary>
+    public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
+    {
+        var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
+        var label = Nifti.Read(c.LabelPath);
+        CheckSameGrid(c, (image.Width, image.Height, image.Depth), SpatialShape(label.Shape, c.LabelPath));
+
+        var warnings = new List<string>();
+        if (!SameGeometry(image.Source.Affine, label.Affine))
+            warnings.Add($"{c.Name}: the label's affine differs from the image's ({c.LabelPath} vs {c.ImagePath}); voxels are used as stored");
+
+        var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height);
+        return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, counts, unlisted, warnings);
+    }
+
+    /// <summary>
+    /// Reads an image and preprocesses it as SAMed does: scaled values to float32, clip to [clipMin, clipMax],
+    /// (x - clipMin) / (clipMax - clipMin); the voxel array as stored, read as [z, y, x]. NaN or infinity is an error.
+    /// </summary>
+    public static PreparedImage LoadImage(string imagePath, float clipMin = -125, float clipMax = 275)
+    {
+        if (!(clipMax > clipMin))
+            throw new ArgumentException($"clip range [{clipMin}, {clipMax}] is empty");
+        var image = Nifti.Read(imagePath);
+        var (width, height, depth) = SpatialShape(image.Shape, imagePath);
+        // x fastest on disk is C order [z, y, x]: the transpose (2, 1, 0) needs no copying.
+        var values = Normalize(image.ToFloat(), clipMin, clipMax, imagePath, width, height);
+        return new PreparedImage(image, depth, height, width, values);
+    }
+
+    private static float[] Normalize(float[] values, float min, float max, string path, int width, int height)
+    {
+        float range = max - min;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float v = values[i];
+            if (!float.IsFinite(v))
+                throw new InvalidDataException($"{path}: image value {v} at voxel {Voxel(i, width, height)} (images must be finite)");
+            values[i] = (Math.Clamp(v, min, max) - min) / range;
+        }
+        return values;
+    }
+
+    private static (float[] Labels, IReadOnlyDictionary<int, long> Counts, IReadOnlyDictionary<int, long> Unlisted) MapLabels(
+        NiftiImage label, LabelMap map, string path, int width, int height)
+    {
+        var labels = new float[label.VoxelCount];
+        var counts = new SortedDictionary<int, long>();
+        var unlisted = new SortedDictionary<int, long>();
+        var cache = new Dictionary<int, (int Target, bool Listed)>();
+        var chunk = new double[1 << 16];
+        // Labels come in long runs: count a run of one source id at a time.
+        int runSource = -1;
+        (int Target, bool Listed) runMapped = default;
+        long runLength = 0;
+        void FlushRun()
+        {
+            if (runLength == 0)
+                return;
+            counts[runMapped.Target] = counts.GetValueOrDefault(runMapped.Target) + runLength;
+            if (!runMapped.Listed && map.Unlisted == UnlistedLabels.Background)
+                unlisted[runSource] = unlisted.GetValueOrDefault(runSource) + runLength;
+            runLength = 0;
+        }
+
+        for (long start = 0; start < labels.LongLength; start += chunk.Length)
+        {
+            var values = chunk.AsSpan(0, (int)Math.Min(chunk.Length, labels.LongLength - start));
+            label.CopyValues(start, values);
+            for (int k = 0; k < values.Length; k++)
+            {
+                double value = values[k];
+                long i = start + k;
+                if (value != runSource)
+                {
+                    if (!double.IsFinite(value) || value != Math.Floor(value) || value < 0 || value > int.MaxValue)
+                        throw new InvalidDataException($"{path}: label value {value} at voxel {Voxel(i, width, height)} is not a non-negative integer");
+                    FlushRun();
+                    runSource = (int)value;
+                    if (!cache.TryGetValue(runSource, out runMapped))
+                    {
+                        if (!map.TryMap(runSource, out int target, out bool listed))
+                            throw new InvalidDataException($"{path}: label {runSource} (first at voxel {Voxel(i, width, height)}) is not in label map '{map.Name}'");
+                        cache[runSource] = runMapped = (target, listed);
+                    }
+                }
+                labels[i] = runMapped.Target;
+                runLength++;
+            }
+        }
+        FlushRun();
+        return (labels, counts, unlisted);
+    }
+
+    private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume)
+    {
+        var names = new List<string>(volume.Depth);
+        for (int slice = 0; slice < volume.Depth; slice++)
+        {
+            string name = $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
+            Npz.Write(layout.TrainSlicePath(name),
+            [
+                new("label", NpyArray.FromFloat32(volume.LabelSlice(slice), volume.Height, volume.Width)),
+                new("image", NpyArray.FromFloat32(volume.ImageSlice(slice), volume.Height, volume.Width)),
+            ]);
+            names.Add(name);
+        }
+        return names;
+    }
+
+    private static void WriteTestVolume(SynapseLayout layout, PreparedVolume volume, bool compress)
+    {
+        var image = NpyArray.FromFloat32(volume.Image, volume.Depth, volume.Height, volume.Width);
+        var label = NpyArray.FromFloat32(volume.Label, volume.Depth, volume.Height, volume.Width);
+        SynapseH5.Write(layout.TestVolumePath(volume.Name), new VolumeArrays(image, label), compress);
+    }
+
+    /// <summary>(X, Y, Z) of a 2D or 3D image, or of a higher-rank one whose extra dimensions are all 1.</summary>
+    private static (int X, int Y, int Z) SpatialShape(int[] shape, string path)
+    {
+        if (shape.Skip(3).Any(d => d != 1))
+            throw new InvalidDataException($"{path}: image has shape [{string.Join(", ", shape)}]; only 3D volumes (or 4D with one time point) can be prepared");
+        return (shape[0], shape.Length > 1 ? shape[1] : 1, shape.Length > 2 ? shape[2] : 1);
+    }
+
+    private static void CheckSameGrid(PrepareCase c, (int X, int Y, int Z) image, (int X, int Y, int Z) label)
+    {
+        if (label != image)
+            throw new InvalidDataException($"{c.LabelPath}: label grid {label.X} x {label.Y} x {label.Z} differs from the image grid "
+                + $"{image.X} x {image.Y} x {image.Z} of {c.ImagePath}");
+    }
+
+    private static bool SameGeometry(double[,] a, double[,] b)
+    {
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++)
+                if (Math.Abs(a[i, j] - b[i, j]) > 1e-3 * Math.Max(1, Math.Abs(a[i, j])))
+                    return false;
+        return true;
+    }
+
+    private static string Voxel(long index, int width, int height) =>
+        $"(x={index % width}, y={index / width % height}, z={index / ((long)width * height)})";
+
+    private static void Add(SortedDictionary<int, long> total, IReadOnlyDictionary<int, long> part)
+    {
+        foreach (var (key, count) in part)
+            total[key] = total.GetValueOrDefault(key) + count;
+    }
+}

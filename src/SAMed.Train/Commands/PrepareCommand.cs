@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using SAMed.Data;
+
+namespace SAMed.Train.Commands;
+
+/// <summary>SAMed's preprocessing: NIfTI image/label pairs to train_npz/, test_vol_h5/, train.txt and test_vol.txt.</summary>
+public static class PrepareCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<string?>("--images")
+        {
+            Description = "Folder of image .nii/.nii.gz files (labels matched by name or number), or a single image file.",
+        };
+        var labels = new Option<string?>("--labels") { Description = "Folder of label files, or a single label file (with --images)." };
+        var list = new Option<string?>("--list")
+        {
+            Description = "Instead of --images/--labels: a file of 'image<TAB>label[<TAB>case name]' lines (paths relative to it).",
+        };
+        var output = new Option<string>("--output") { Description = "Data root to write train_npz/ and test_vol_h5/ into.", Required = true };
+        var listDir = new Option<string?>("--list-dir") { Description = "Where train.txt and test_vol.txt go (default: the output root)." };
+        var labelMap = new Option<string>("--label-map")
+        {
+            Description = "synapse13 (raw Synapse/BTCV), totalseg (TotalSegmentator), identity, or a JSON file {\"source id\": target id}.",
+            DefaultValueFactory = _ => "synapse13",
+        };
+        var unlisted = new Option<UnlistedLabels>("--unlisted-labels")
+        {
+            Description = "Labels the map does not list: Background (map to 0 and report them), Error, or Keep (unchanged).",
+            DefaultValueFactory = _ => UnlistedLabels.Background,
+        };
+        var testCases = new Option<string?>("--test-cases")
+        {
+            Description = "Comma-separated test cases (case0001 or 1), or 'synapse' for SAMed's twelve Synapse test cases.",
+        };
+        var testFraction = new Option<double?>("--test-fraction") { Description = "Instead of --test-cases: this fraction of cases, chosen by --seed." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the --test-fraction shuffle.", DefaultValueFactory = _ => 1234 };
+        var alsoTrain = new Option<bool>("--test-also-train") { Description = "Also cut the test cases into training slices (SAMed leaves them out)." };
+        var clipMin = new Option<float>("--clip-min") { Description = "Lower intensity clip (HU).", DefaultValueFactory = _ => -125 };
+        var clipMax = new Option<float>("--clip-max") { Description = "Upper intensity clip (HU).", DefaultValueFactory = _ => 275 };
+        var compress = new Option<bool>("--compress-h5") { Description = "Write test volumes gzip-compressed (h5py's default is uncompressed)." };
+
+        var command = new Command("prepare", "Preprocess NIfTI image/label pairs into SAMed's Synapse layout (clip, scale, map labels, slice).")
+        {
+            images, labels, list, output, listDir, labelMap, unlisted, testCases, testFraction, seed, alsoTrain, clipMin, clipMax, compress,
+        };
+        command.SetAction(result =>
+        {
+            try
+            {
+                var cases = FindCases(result.GetValue(images), result.GetValue(labels), result.GetValue(list));
+                var options = new PrepareOptions
+                {
+                    OutputDir = result.GetValue(output)!,
+                    ListDir = result.GetValue(listDir),
+                    LabelMap = LabelMap.Get(result.GetValue(labelMap)!, result.GetValue(unlisted)),
+                    TestCases = result.GetValue(testCases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    TestFraction = result.GetValue(testFraction),
+                    Seed = result.GetValue(seed),
+                    TestCasesAlsoTrain = result.GetValue(alsoTrain),
+                    ClipMin = result.GetValue(clipMin),
+                    ClipMax = result.GetValue(clipMax),
+                    CompressH5 = result.GetValue(compress),
+                };
+                Console.WriteLine($"prepare: {cases.Count} cases, label map '{options.LabelMap.Name}', clip [{options.ClipMin}, {options.ClipMax}] -> {options.OutputDir}");
+                var clock = Stopwatch.StartNew();
+                var summary = Prepare.Run(cases, options, progress => Console.WriteLine(
+                    $"[{progress.Index}/{progress.Count}] {progress.Case.Name}  {progress.Case.Depth} x {progress.Case.Height} x {progress.Case.Width}  "
+                    + $"{Role(progress.Case)}  ({clock.Elapsed.TotalSeconds:F1} s)"));
+                PrintSummary(summary, options);
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or KeyNotFoundException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"prepare failed: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static IReadOnlyList<PrepareCase> FindCases(string? images, string? labels, string? list)
+    {
+        if (list is not null)
+        {
+            if (images is not null || labels is not null)
+                throw new ArgumentException("give either --list or --images with --labels, not both");
+            return PrepareCases.FromListFile(list);
+        }
+        if (images is null || labels is null)
+            throw new ArgumentException("give --images and --labels (folders or single files), or --list");
+        return File.Exists(images) ? PrepareCases.FromFiles(images, labels) : PrepareCases.FromFolders(images, labels);
+    }
+
+    private static string Role(PreparedCaseSummary c) => (c.Train, c.Test) switch
+    {
+        (true, true) => "train+test",
+        (true, false) => "train",
+        _ => "test",
+    };
+
+    private static void PrintSummary(PrepareSummary summary, PrepareOptions options)
+    {
+        Console.WriteLine($"cases: {summary.Cases.Count} ({summary.TrainCases} train, {summary.TestCases} test); training slices: {summary.TrainSlices}");
+        if (summary.TestCases > 0)
+            Console.WriteLine($"test cases: {string.Join(", ", summary.Cases.Where(c => c.Test).Select(c => c.Name))}");
+        long total = summary.LabelVoxels.Values.Sum();
+        Console.WriteLine("label voxels (all prepared cases):");
+        foreach (var (label, count) in summary.LabelVoxels)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {label,3} {LabelMap.ClassName(label),-14} {count,12}  {100.0 * count / total,6:F2}%"));
+        if (summary.UnlistedSourceVoxels.Count > 0)
+        {
+            var shown = summary.UnlistedSourceVoxels.Take(20).Select(p => $"{p.Key} ({p.Value} voxels)");
+            string more = summary.UnlistedSourceVoxels.Count > 20 ? $" and {summary.UnlistedSourceVoxels.Count - 20} more" : "";
+            Console.WriteLine($"labels not in map '{options.LabelMap.Name}', set to background: {string.Join(", ", shown)}{more}");
+        }
+        foreach (string warning in summary.Warnings)
+            Console.Error.WriteLine($"warning: {warning}");
+    }
+}
