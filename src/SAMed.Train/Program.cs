@@ -10,6 +10,7 @@ foreach (var command in new[]
     PrepareCommand.Create(),
     SynthCommand.Create(),
     InfoCommand.Create(),
+    ScoreCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

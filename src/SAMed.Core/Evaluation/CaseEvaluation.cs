@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SAMed.Evaluation;
 
 /// <summary>The metrics of classes 1..N (index 0 is class 1) of one case.</summary>
@@ -8,6 +10,10 @@ public sealed record CaseEvaluation(string Case, IReadOnlyList<ClassMetric> Clas
 
     /// <summary>np.mean(metric_i, axis=0)[1] in test.py.</summary>
     public double MeanHd95 => Mean.Of(Classes.Select(c => c.Hd95));
+
+    /// <summary>test.py's per-case line: "idx {index} case {Case} mean_dice %f mean_hd95 %f".</summary>
+    public string SamedLogLine(int index) =>
+        string.Create(CultureInfo.InvariantCulture, $"idx {index} case {Case} mean_dice {MeanDice:F6} mean_hd95 {MeanHd95:F6}");
 }
 
 internal static class Mean

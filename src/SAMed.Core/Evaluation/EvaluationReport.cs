@@ -45,7 +45,7 @@ public sealed class EvaluationReport
     public IEnumerable<string> SamedLogLines()
     {
         for (int i = 0; i < Cases.Count; i++)
-            yield return $"idx {i} case {Cases[i].Case} mean_dice {F(Cases[i].MeanDice)} mean_hd95 {F(Cases[i].MeanHd95)}";
+            yield return Cases[i].SamedLogLine(i);
         for (int c = 1; c <= ClassNames.Count; c++)
         {
             var mean = ClassMeans[c - 1];
