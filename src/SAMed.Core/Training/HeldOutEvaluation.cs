@@ -59,6 +59,7 @@ public static class HeldOutEvaluation
             }
 
             int[] classes;
+            using (GcPause.Begin())
             using (var scope = NewDisposeScope())
             using (no_grad())
             {

@@ -40,39 +40,28 @@ public sealed record ResumeState
 }
 
 /// <summary>
-/// Resume checkpoints: resume_NNNNNN.npz (param/NAME, exp_avg/NAME, exp_avg_sq/NAME, step/NAME for AdamW;
-/// momentum/NAME for SGD) and resume.json naming it. Both are written through a temporary file and a rename, the
+/// Resume checkpoints: resume_NNNNNNN.npz (param/NAME and the optimizer's state of that tensor: exp_avg/NAME,
+/// exp_avg_sq/NAME, step/NAME for AdamW, momentum_buffer/NAME for SGD) and resume.json naming it. Both are written through a temporary file and a rename, the
 /// .npz first, so resume.json always names a complete checkpoint; older .npz files are removed afterwards.
 /// </summary>
 public static class ResumeCheckpoint
 {
     public const string PointerFile = "resume.json";
 
-    public static void Save(string runDirectory, ResumeState state, IReadOnlyList<(string Name, Parameter Parameter)> trainable, optim.Optimizer optimizer)
+    public static void Save(string runDirectory, ResumeState state, IReadOnlyList<(string Name, Parameter Parameter)> trainable, SamedOptimizer optimizer)
     {
+        if (optimizer.Parameters.Count != trainable.Count)
+            throw new InvalidOperationException($"optimizer holds {optimizer.Parameters.Count} tensors but {trainable.Count} are trainable");
         string fileName = $"resume_{state.Iteration:D7}.npz";
         var arrays = new List<KeyValuePair<string, NpyArray>>();
-        var states = optimizer is OptimizerHelper helper ? helper.state_dict().State : throw new NotSupportedException("optimizer has no readable state");
-        if (states.Count != trainable.Count)
-            throw new InvalidOperationException($"optimizer holds {states.Count} tensors but {trainable.Count} are trainable");
-        for (int i = 0; i < trainable.Count; i++)
+        using (var scope = NewDisposeScope())
         {
-            var (name, parameter) = trainable[i];
-            arrays.Add(new($"param/{name}", TensorArrays.ToArray(parameter)));
-            switch (states[i])
+            for (int i = 0; i < trainable.Count; i++)
             {
-                case AdamW.State adam:
-                    arrays.Add(new($"exp_avg/{name}", TensorArrays.ToArray(adam.exp_avg)));
-                    arrays.Add(new($"exp_avg_sq/{name}", TensorArrays.ToArray(adam.exp_avg_sq)));
-                    arrays.Add(new($"step/{name}", NpyArray.FromInt64([adam.step], 1)));
-                    break;
-                case SGD.State sgd when sgd.momentum_buffer is not null:
-                    arrays.Add(new($"momentum/{name}", TensorArrays.ToArray(sgd.momentum_buffer)));
-                    break;
-                case SGD.State:
-                    break;
-                default:
-                    throw new NotSupportedException($"cannot save optimizer state {states[i].GetType().Name}");
+                var (name, parameter) = trainable[i];
+                arrays.Add(new($"param/{name}", TensorArrays.ToArray(parameter)));
+                foreach (var (key, value) in optimizer.State(i))
+                    arrays.Add(new($"{key}/{name}", TensorArrays.ToArray(value)));
             }
         }
         Npz.Write(Path.Combine(runDirectory, fileName), arrays);
@@ -107,48 +96,40 @@ public static class ResumeCheckpoint
     }
 
     /// <summary>Loads the trainable tensors and the optimizer state saved with <paramref name="state"/>.</summary>
-    public static void Restore(string runDirectory, ResumeState state, IReadOnlyList<(string Name, Parameter Parameter)> trainable, optim.Optimizer optimizer)
+    public static void Restore(string runDirectory, ResumeState state, IReadOnlyList<(string Name, Parameter Parameter)> trainable, SamedOptimizer optimizer)
     {
         string path = Path.Combine(runDirectory, state.TensorsFile);
         var arrays = Npz.Read(path);
-        NpyArray Get(string key) => arrays.TryGetValue(key, out var array)
-            ? array
-            : throw new InvalidDataException($"{path}: no '{key}' (the checkpoint does not match this model)");
-        var states = ((OptimizerHelper)optimizer).state_dict().State;
-        int expected = 0;
+        var byTensor = new Dictionary<string, Dictionary<string, NpyArray>>(StringComparer.Ordinal);
+        foreach (var (key, array) in arrays)
+        {
+            int slash = key.IndexOf('/', StringComparison.Ordinal);
+            if (slash <= 0)
+                throw new InvalidDataException($"{path}: unexpected member '{key}'");
+            string name = key[(slash + 1)..];
+            if (!byTensor.TryGetValue(name, out var entries))
+                byTensor[name] = entries = new Dictionary<string, NpyArray>(StringComparer.Ordinal);
+            entries[key[..slash]] = array;
+        }
+        var names = trainable.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var unknown = byTensor.Keys.Where(n => !names.Contains(n)).Take(5).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidDataException($"{path}: holds tensors this model does not train: {string.Join(", ", unknown)}");
+
+        using var scope = NewDisposeScope();
         for (int i = 0; i < trainable.Count; i++)
         {
             var (name, parameter) = trainable[i];
-            TensorArrays.CopyInto(parameter, Get($"param/{name}"), $"{path}: param/{name}");
-            expected++;
-            switch (states[i])
-            {
-                case AdamW.State adam:
-                    TensorArrays.CopyInto(adam.exp_avg, Get($"exp_avg/{name}"), $"{path}: exp_avg/{name}");
-                    TensorArrays.CopyInto(adam.exp_avg_sq, Get($"exp_avg_sq/{name}"), $"{path}: exp_avg_sq/{name}");
-                    adam.step = Get($"step/{name}").ToInt64()[0];
-                    expected += 3;
-                    break;
-                case SGD.State sgd when arrays.TryGetValue($"momentum/{name}", out var momentum):
-                    using (no_grad())
-                    {
-                        using var stored = momentum.ToTensor();
-                        sgd.momentum_buffer = stored.to(parameter.device).clone().DetachFromDisposeScope();
-                    }
-                    expected++;
-                    break;
-            }
+            if (!byTensor.TryGetValue(name, out var entries) || !entries.TryGetValue("param", out var stored))
+                throw new InvalidDataException($"{path}: no 'param/{name}' (the checkpoint does not match this model)");
+            TensorArrays.CopyInto(parameter, stored, $"{path}: param/{name}");
+            var optimizerState = entries.Where(e => e.Key != "param").ToDictionary(e => e.Key, e => e.Value.ToTensor());
+            optimizer.LoadState(i, optimizerState, $"{path}: {name}");
         }
-        if (arrays.Count != expected)
-        {
-            var known = trainable.Select(t => t.Name).ToHashSet();
-            var extra = arrays.Keys.Where(k => !known.Contains(k[(k.IndexOf('/', StringComparison.Ordinal) + 1)..])).Take(5);
-            throw new InvalidDataException($"{path}: holds tensors this model does not train: {string.Join(", ", extra)}");
-        }
-        OptimizerFactory.SetLearningRate(optimizer, state.Lr);
+        optimizer.LearningRate = state.Lr;
         if (state.TorchRngState.Length > 0)
         {
-            using var rng = tensor(Convert.FromBase64String(state.TorchRngState), ScalarType.Byte);
+            var rng = tensor(Convert.FromBase64String(state.TorchRngState), ScalarType.Byte);
             torch.random.set_rng_state(rng);
         }
     }

@@ -33,7 +33,7 @@ public sealed class SamedLoss(int classCount, double diceWeight)
         var target = labels.to_type(ScalarType.Int64);
         var crossEntropy = nn.functional.cross_entropy(logits, target);
         var dice = DiceLoss(PerClassSums(logits, target));
-        var loss = (1 - DiceWeight) * crossEntropy + DiceWeight * dice;
+        var loss = ScalarMath.Times(crossEntropy, 1 - DiceWeight) + ScalarMath.Times(dice, DiceWeight);
         scope.MoveToOuter(loss, crossEntropy, dice);
         return new LossParts(loss, crossEntropy, dice);
     }
@@ -56,7 +56,7 @@ public sealed class SamedLoss(int classCount, double diceWeight)
     public static Tensor DiceLoss(DiceSums sums)
     {
         using var scope = NewDisposeScope();
-        var perClass = 1 - (2 * sums.Intersect + Smooth) / (sums.Predicted + sums.Truth + Smooth);
+        var perClass = ScalarMath.Minus(1, ScalarMath.Plus(ScalarMath.Times(sums.Intersect, 2), Smooth) / ScalarMath.Plus(sums.Predicted + sums.Truth, Smooth));
         return scope.MoveToOuter(perClass.mean());
     }
 

@@ -185,7 +185,7 @@ public static class Trainer
             var steps = new List<StepRecord>();
             var clock = Stopwatch.StartNew();
             string loraPath = "";
-            int lastEpoch = startEpoch;
+            int lastEpoch = (int)(Math.Max(0, iteration - 1) / perEpoch);
 
             Tensor? previewMasks = null;
             bool capturePreview = false;
@@ -207,7 +207,7 @@ public static class Trainer
                 Iteration = iteration,
                 Epoch = nextEpoch,
                 BatchInEpoch = nextBatch,
-                Lr = optimizer.ParamGroups.First().LearningRate,
+                Lr = optimizer.LearningRate,
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
                 FrozenChecksum = frozenChecksum,
                 TorchRngState = ResumeCheckpoint.CaptureTorchRng(),
@@ -220,17 +220,18 @@ public static class Trainer
                 foreach (var batch in loader.Epoch(epoch, epoch == startEpoch ? startBatch : 0, options.Cancellation))
                 {
                     using (batch)
+                    using (GcPause.Begin())
                     using (var scope = NewDisposeScope())
                     {
                         var images = batch.Image.to(device);
                         var labels = batch.LowResLabel.to(device);
-                        double lr = optimizer.ParamGroups.First().LearningRate;
+                        double lr = optimizer.LearningRate;
                         capturePreview = (iteration + 1) % config.PreviewInterval == 0;
                         var started = clock.Elapsed;
                         var losses = step.Run(images, labels);
                         double seconds = (clock.Elapsed - started).TotalSeconds;
                         double nextLr = schedule.AfterStep(iteration);
-                        OptimizerFactory.SetLearningRate(optimizer, nextLr);
+                        optimizer.LearningRate = nextLr;
                         iteration++;
 
                         var record = new StepRecord(iteration, epoch, lr, losses.Loss, losses.CrossEntropy, losses.Dice,
@@ -260,7 +261,8 @@ public static class Trainer
                     if (iteration >= totalSteps)
                         break;
                 }
-                if ((epoch + 1) % config.SaveInterval == 0)
+                bool epochComplete = iteration == (long)(epoch + 1) * perEpoch;
+                if (epochComplete && (epoch + 1) % config.SaveInterval == 0)
                 {
                     loraPath = SaveLora(model, epoch);
                     SaveResume(epoch + 1, 0);
@@ -299,14 +301,16 @@ public static class Trainer
             using var scope = NewDisposeScope();
             int index = (int)Math.Min(1, batch.Image.shape[0] - 1);
             var image = batch.Image[index, 0];
-            var normalized = (image - image.min()) / (image.max() - image.min()).clamp_min(1e-12);
+            var low = image.min();
+            var range = image.max() - low;
+            var normalized = range.item<float>() > 0 ? (image - low) / range : image - low;
             int height = (int)image.shape[0], width = (int)image.shape[1];
-            board.AddImage("train/Image", ToBytes(normalized * 255), width, height, iteration);
-            board.AddImage("train/Prediction", ToBytes(prediction * 50), (int)prediction.shape[1], (int)prediction.shape[0], iteration);
-            board.AddImage("train/GroundTruth", ToBytes(batch.Label[index] * 50), width, height, iteration);
+            board.AddImage("train/Image", ToBytes(normalized, 255), width, height, iteration);
+            board.AddImage("train/Prediction", ToBytes(prediction, 50), (int)prediction.shape[1], (int)prediction.shape[0], iteration);
+            board.AddImage("train/GroundTruth", ToBytes(batch.Label[index], 50), width, height, iteration);
         }
 
-        private static byte[] ToBytes(Tensor values) =>
-            values.to_type(ScalarType.Float32).clamp(0, 255).to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
+        private static byte[] ToBytes(Tensor values, double scale) =>
+            ScalarMath.Clamp(ScalarMath.Times(values.to_type(ScalarType.Float32), scale), 0, 255).to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
     }
 }

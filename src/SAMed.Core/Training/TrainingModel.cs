@@ -41,6 +41,7 @@ public static class TrainingModel
     /// </summary>
     public static LoraSam Create(TrainConfig config, torch.Device device)
     {
+        using var pause = GcPause.Begin();
         torch.manual_seed(config.Seed);
         var samConfig = Config(config);
         samConfig.Validate();

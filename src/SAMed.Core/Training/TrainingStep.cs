@@ -17,7 +17,7 @@ public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
 /// memory (and costs one extra forward without autograd per micro-batch).
 /// </para>
 /// </summary>
-public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss loss, optim.Optimizer optimizer, int accumulationSteps = 1)
+public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss loss, SamedOptimizer optimizer, int accumulationSteps = 1)
 {
     public int AccumulationSteps { get; } = accumulationSteps >= 1 ? accumulationSteps : throw new ArgumentOutOfRangeException(nameof(accumulationSteps));
 
@@ -40,9 +40,9 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
     /// <summary>zero_grad, backward, optimizer.step.</summary>
     public StepLosses Run(Tensor images, Tensor lowResLabels)
     {
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         var losses = Backward(images, lowResLabels);
-        optimizer.step();
+        optimizer.Step();
         return losses;
     }
 
@@ -81,8 +81,8 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
             var logits = lowResLogits(imageParts[m]);
             var sums = loss.PerClassSums(logits, labelParts[m]);
             var ce = nn.functional.cross_entropy(logits, labelParts[m].to_type(ScalarType.Int64));
-            var surrogate = (1 - loss.DiceWeight) * ce / AccumulationSteps
-                + loss.DiceWeight * ((intersectWeight * sums.Intersect).sum() + (predictedWeight * sums.Predicted).sum());
+            var diceSurrogate = (intersectWeight * sums.Intersect).sum() + (predictedWeight * sums.Predicted).sum();
+            var surrogate = ScalarMath.Times(ce, (1 - loss.DiceWeight) / AccumulationSteps) + ScalarMath.Times(diceSurrogate, loss.DiceWeight);
             surrogate.backward();
         }
 

@@ -22,7 +22,7 @@ public class StepParityTests
         using var model = reference.CreateModel();
         var trainable = model.TrainableParameters().ToList();
         var schedule = new LearningRateSchedule(training.BaseLr, Warmup: true, training.WarmupPeriod, training.MaxIterations);
-        using var optimizer = new AdamW(trainable.Select(t => t.p), schedule.Initial, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
+        using var optimizer = new AdamWOptimizer(trainable.Select(t => t.p), schedule.Initial, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
         int imageSize = reference.Model.ImageSize;
         var loss = new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight);
         var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, imageSize).low_res_logits, loss, optimizer);
@@ -33,11 +33,11 @@ public class StepParityTests
         {
             var want = training.Steps[it];
             Assert.Equal(it, want.Iteration);
-            double lr = optimizer.ParamGroups.Single().LearningRate;
+            double lr = optimizer.LearningRate;
             Assert.True(Math.Abs(lr - want.Lr) <= 1e-12, $"step {it}: lr {lr:R}, SAMed used {want.Lr:R}");
             Assert.Equal(want.Lr, schedule.ForStep(it), 12);
 
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var losses = step.Backward(input, labels);
             if (it == 0)
             {
@@ -46,8 +46,8 @@ public class StepParityTests
                 AssertScalar("loss_dice", losses.Dice, want.LossDice, reference.LossTolerance);
                 AssertGradients(reference, trainable);
             }
-            optimizer.step();
-            OptimizerFactory.SetLearningRate(optimizer, schedule.AfterStep(it));
+            optimizer.Step();
+            optimizer.LearningRate = schedule.AfterStep(it);
         }
 
         var after = PthStateDict.Read(reference.AfterStepsPath);
@@ -69,13 +69,13 @@ public class StepParityTests
         using var scope = torch.NewDisposeScope();
         using var model = reference.CreateModel();
         var trainable = model.TrainableParameters().ToList();
-        using var optimizer = new AdamW(trainable.Select(t => t.p), training.BaseLr, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
+        using var optimizer = new AdamWOptimizer(trainable.Select(t => t.p), training.BaseLr, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
         var input = reference.Tensor("input");
         int batch = (int)input.shape[0];
         Assert.True(batch > 1, "accumulation needs a batch of at least two samples");
         var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, reference.Model.ImageSize).low_res_logits,
             new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight), optimizer, accumulationSteps: batch);
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         var losses = step.Backward(input, reference.Tensor("low_res_label"));
         var first = training.Steps[0];
         AssertScalar("loss", losses.Loss, first.Loss, reference.LossTolerance);

@@ -7,6 +7,7 @@ using TorchSharp;
 namespace SAMed.Tests.Training;
 
 /// <summary>The whole trainer on the smoke configuration: learning, run files, resume, and errors before compute.</summary>
+[Collection(TorchRngCollection.Name)]
 public sealed class TrainerTests : IDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), $"samed-trainer-{Guid.NewGuid():N}");

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace SAMed.Tests.Training;
 
+[Collection(TorchRngCollection.Name)]
 public class TrainingStepTests
 {
     /// <summary>A toy segmenter: 1x1 conv to class logits at quarter resolution, plus a tensor no loss reaches.</summary>
@@ -42,7 +43,7 @@ public class TrainingStepTests
         {
             torch.manual_seed(5);
             using var model = new Toy(3, ScalarType.Float64);
-            using var optimizer = new AdamW(model.parameters(), 0.01, 0.9, 0.999, 1e-8, 0.1);
+            using var optimizer = new AdamWOptimizer(model.parameters(), 0.01, 0.9, 0.999, 1e-8, 0.1);
             var step = new TrainingStep(model.forward, loss, optimizer, accumulation);
             var losses = step.Backward(images, labels);
             var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
@@ -83,11 +84,11 @@ public class TrainingStepTests
         var expected = before.ToDictionary(kv => kv.Key, kv => (double[])kv.Value.Clone());
         for (int t = 1; t <= 3; t++)
         {
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             step.Backward(images, labels);
             var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
                 .ToDictionary(p => p.name, p => p.parameter.grad!.data<double>().ToArray());
-            optimizer.step();
+            optimizer.Step();
             foreach (var (name, g) in grads)
             {
                 var p = expected[name];
@@ -108,6 +109,41 @@ public class TrainingStepTests
                 Assert.True(Math.Abs(got[i] - expected[name][i]) < 1e-12, $"{name}[{i}]: {got[i]} vs {expected[name][i]}");
         }
         Assert.Equal(before["unused"], model.named_parameters().Single(p => p.name == "unused").parameter.data<double>().ToArray());
+    }
+
+    [Fact]
+    public void SgdIsPyTorchsMomentumAlgorithm()
+    {
+        var (images, labels) = Batch(2, ScalarType.Float64);
+        torch.manual_seed(5);
+        using var model = new Toy(3, ScalarType.Float64);
+        var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<double>().ToArray());
+        const double lr = 0.05, wd = 1e-4, momentum = 0.9;
+        using var optimizer = OptimizerFactory.Create(new TrainConfig { Optimizer = "sgd", Momentum = momentum, WeightDecay = wd }, model.parameters(), lr);
+        var step = new TrainingStep(model.forward, new SamedLoss(3, 0.8), optimizer);
+        var buffers = new Dictionary<string, double[]>();
+        for (int t = 0; t < 3; t++)
+        {
+            optimizer.ZeroGrad();
+            step.Backward(images, labels);
+            var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
+                .ToDictionary(p => p.name, p => p.parameter.grad!.data<double>().ToArray());
+            optimizer.Step();
+            foreach (var (name, g) in grads)
+            {
+                var p = expected[name];
+                var d = g.Select((gi, i) => gi + wd * p[i]).ToArray();
+                buffers[name] = buffers.TryGetValue(name, out var b) ? b.Select((bi, i) => momentum * bi + d[i]).ToArray() : d;
+                for (int i = 0; i < p.Length; i++)
+                    p[i] -= lr * buffers[name][i];
+            }
+        }
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            var got = parameter.data<double>().ToArray();
+            for (int i = 0; i < got.Length; i++)
+                Assert.True(Math.Abs(got[i] - expected[name][i]) < 1e-12, $"{name}[{i}]: {got[i]} vs {expected[name][i]}");
+        }
     }
 
     [Theory]
@@ -135,7 +171,7 @@ public class TrainingStepTests
             for (long it = start; it < steps; it++)
             {
                 step.Run(images, labels);
-                OptimizerFactory.SetLearningRate(optimizer, schedule.AfterStep(it));
+                optimizer.LearningRate = schedule.AfterStep(it);
                 if (saveAfterTo is not null && it + 1 == steps)
                     ResumeCheckpoint.Save(saveAfterTo, new ResumeState { Iteration = it + 1, Lr = schedule.AfterStep(it) }, trainable, optimizer);
             }
