@@ -117,8 +117,8 @@ public static class TrainConfigFile
         Require(c.ResumeInterval >= 1, $"resume_interval {c.ResumeInterval} must be at least 1");
         Require(c.Threads >= 0, $"threads {c.Threads} must not be negative");
         Require(c.GradAccumSteps >= 1, $"grad_accum_steps {c.GradAccumSteps} must be at least 1");
-        Require(c.GradAccumSteps <= c.EffectiveBatchSize && c.EffectiveBatchSize % c.GradAccumSteps == 0,
-            $"grad_accum_steps {c.GradAccumSteps} must divide the batch of batch_size * n_gpu = {c.EffectiveBatchSize}");
+        Require(c.GradAccumSteps <= c.EffectiveBatchSize,
+            $"grad_accum_steps {c.GradAccumSteps} must not exceed the batch of batch_size * n_gpu = {c.EffectiveBatchSize}");
         Require(c.NumWorkers >= 0, $"num_workers {c.NumWorkers} must not be negative");
         Require(c.LogInterval >= 1, $"log_interval {c.LogInterval} must be at least 1");
         Require(c.PreviewInterval >= 1, $"preview_interval {c.PreviewInterval} must be at least 1");

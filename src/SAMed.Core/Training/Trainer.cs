@@ -189,14 +189,15 @@ public static class Trainer
 
             Tensor? previewMasks = null;
             bool capturePreview = false;
+            // SAMed previews batch element 1; under accumulation the first micro-batch's forward supplies it.
+            int previewIndex = Math.Min(1, config.EffectiveBatchSize / config.GradAccumSteps - 1);
             Tensor Forward(Tensor images)
             {
                 var output = model.Forward(images, multimaskOutput: true, imageSize);
                 if (capturePreview)
                 {
                     capturePreview = false;
-                    int index = (int)Math.Min(1, images.shape[0] - 1);
-                    previewMasks = output.masks[index].detach().argmax(0).cpu().DetachFromDisposeScope();
+                    previewMasks = output.masks[Math.Min(previewIndex, images.shape[0] - 1)].detach().argmax(0).cpu().DetachFromDisposeScope();
                 }
                 return output.low_res_logits;
             }
@@ -245,7 +246,7 @@ public static class Trainer
                         board.AddScalar("info/loss_dice", losses.Dice, iteration);
                         if (previewMasks is not null)
                         {
-                            WritePreview(board, batch, previewMasks, iteration);
+                            WritePreview(board, batch, previewMasks, (int)Math.Min(previewIndex, batch.Count - 1), iteration);
                             previewMasks.Dispose();
                             previewMasks = null;
                         }
@@ -296,10 +297,9 @@ public static class Trainer
         }
 
         /// <summary>SAMed's image summaries of batch element 1: the image scaled to [0, 1], prediction and label times 50.</summary>
-        private static void WritePreview(TensorBoardWriter board, Batch batch, Tensor prediction, long iteration)
+        private static void WritePreview(TensorBoardWriter board, Batch batch, Tensor prediction, int index, long iteration)
         {
             using var scope = NewDisposeScope();
-            int index = (int)Math.Min(1, batch.Image.shape[0] - 1);
             var image = batch.Image[index, 0];
             var low = image.min();
             var range = image.max() - low;

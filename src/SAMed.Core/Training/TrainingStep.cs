@@ -9,11 +9,12 @@ public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
 /// <summary>
 /// One SAMed optimizer step: zero_grad, forward, loss, backward, optimizer.step (trainer.py's order).
 /// <para>
-/// With <c>accumulationSteps</c> &gt; 1 the batch is split into equal micro-batches and the step's gradient is still
+/// With <c>accumulationSteps</c> &gt; 1 the batch is split into micro-batches (of ceil(B / steps) samples, the last
+/// possibly smaller) and the step's gradient is still
 /// exactly that of the whole batch: SAMed's Dice is computed from per-class sums over the whole batch, so it does
 /// not split into a mean of micro-batch Dice losses. A first pass without autograd collects the batch's Dice sums;
 /// the gradient of the Dice with respect to those sums then weights each micro-batch's own sums in a second pass
-/// with autograd (CE is a mean over equal micro-batches and is scaled by 1/accumulation). The result changes only
+/// with autograd (each micro-batch's CE mean is weighted by its share of the batch, 1/accumulation for equal parts). The result changes only
 /// memory (and costs one extra forward without autograd per micro-batch).
 /// </para>
 /// </summary>
@@ -24,10 +25,7 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
     /// <summary>Runs forward and backward only (gradients are left in the parameters); returns the batch's losses.</summary>
     public StepLosses Backward(Tensor images, Tensor lowResLabels)
     {
-        long batch = images.shape[0];
-        if (batch % AccumulationSteps != 0)
-            throw new ArgumentException($"batch of {batch} does not split into {AccumulationSteps} equal micro-batches");
-        if (AccumulationSteps == 1)
+        if (AccumulationSteps == 1 || images.shape[0] == 1)
         {
             using var scope = NewDisposeScope();
             using var parts = loss.Compute(lowResLogits(images), lowResLabels);
@@ -49,23 +47,24 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
     private StepLosses AccumulatedBackward(Tensor images, Tensor lowResLabels)
     {
         using var scope = NewDisposeScope();
-        long micro = images.shape[0] / AccumulationSteps;
+        long batch = images.shape[0];
+        long micro = (batch + AccumulationSteps - 1) / AccumulationSteps;
         var imageParts = images.split(micro);
         var labelParts = lowResLabels.split(micro);
+        int parts = imageParts.Length;
 
         DiceSums? total = null;
         double crossEntropy = 0;
         using (no_grad())
         {
-            for (int m = 0; m < AccumulationSteps; m++)
+            for (int m = 0; m < parts; m++)
             {
                 var logits = lowResLogits(imageParts[m]);
                 var sums = loss.PerClassSums(logits, labelParts[m]);
                 total = total is null ? sums : total.Add(sums);
-                crossEntropy += nn.functional.cross_entropy(logits, labelParts[m].to_type(ScalarType.Int64)).ToDouble();
+                crossEntropy += Share(imageParts[m], batch) * nn.functional.cross_entropy(logits, labelParts[m].to_type(ScalarType.Int64)).ToDouble();
             }
         }
-        crossEntropy /= AccumulationSteps;
 
         // d Dice / d (batch sums): the weights of each micro-batch's sums in the surrogate loss.
         var intersect = total!.Intersect.detach().requires_grad_(true);
@@ -75,14 +74,14 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
         var intersectWeight = intersect.grad!.detach().clone();
         var predictedWeight = predicted.grad!.detach().clone();
 
-        for (int m = 0; m < AccumulationSteps; m++)
+        for (int m = 0; m < parts; m++)
         {
             using var microScope = NewDisposeScope();
             var logits = lowResLogits(imageParts[m]);
             var sums = loss.PerClassSums(logits, labelParts[m]);
             var ce = nn.functional.cross_entropy(logits, labelParts[m].to_type(ScalarType.Int64));
             var diceSurrogate = (intersectWeight * sums.Intersect).sum() + (predictedWeight * sums.Predicted).sum();
-            var surrogate = ScalarMath.Times(ce, (1 - loss.DiceWeight) / AccumulationSteps) + ScalarMath.Times(diceSurrogate, loss.DiceWeight);
+            var surrogate = ScalarMath.Times(ce, (1 - loss.DiceWeight) * Share(imageParts[m], batch)) + ScalarMath.Times(diceSurrogate, loss.DiceWeight);
             surrogate.backward();
         }
 
@@ -91,4 +90,7 @@ public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss lo
         double lossValue = (1 - loss.DiceWeight) * ceValue + loss.DiceWeight * diceValue;
         return new StepLosses(lossValue, ceValue, diceValue);
     }
+
+    /// <summary>A micro-batch's share of the batch: CE is a mean over pixels, and every sample has as many.</summary>
+    private static double Share(Tensor part, long batch) => part.shape[0] / (double)batch;
 }

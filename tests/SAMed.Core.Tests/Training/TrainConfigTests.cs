@@ -99,7 +99,7 @@ public class TrainConfigTests
     [Fact]
     public void OutOfRangeValuesAreAllListed()
     {
-        var c = new TrainConfig { BaseLr = -1, Rank = 0, DiceWeight = 1.5, Device = "gpu", ImgSize = 100, VitName = "vit_x", GradAccumSteps = 5 };
+        var c = new TrainConfig { BaseLr = -1, Rank = 0, DiceWeight = 1.5, Device = "gpu", ImgSize = 100, VitName = "vit_x", GradAccumSteps = 25 };
         var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Validate(c, "cfg"));
         foreach (string key in new[] { "base_lr", "rank", "dice_weight", "device", "img_size", "vit_name", "grad_accum_steps" })
             Assert.Contains(key, e.Message);

@@ -29,7 +29,8 @@ public sealed class TrainerTests : IDisposable
 
     /// <summary>
     /// The CI smoke run: configs/smoke.json (400 iterations) must lower the loss and reach a held-out mean Dice
-    /// of 0.30 (measured: 0.43 on the two synthetic test volumes; the loss falls from about 0.87 to 0.33).
+    /// of 0.30. Measured: held-out mean Dice 0.4275 on the two synthetic test volumes (8 classes), mean loss of the
+    /// first 20 steps 1.00 and of the last 20 0.37; about 45 s of CPU time.
     /// </summary>
     [Fact]
     [Trait("Category", "Smoke")]
@@ -90,6 +91,27 @@ public sealed class TrainerTests : IDisposable
             Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(1e-6, 1e-6));
         var wantLosses = whole.Steps.Skip(18).Select(s => s.Loss);
         Assert.Equal(wantLosses, resumed.Steps.Select(s => s.Loss));
+    }
+
+    /// <summary>
+    /// Accumulating over 4 micro-batches gives the whole batch's steps. Tolerance as the parity cases' after_steps:
+    /// Adam divides by sqrt(v), so gradients that are zero up to rounding move tensors by up to ~lr.
+    /// </summary>
+    [Fact]
+    public void GradientAccumulationChangesNothingButMemory()
+    {
+        var config = TrainPresets.Smoke with { MaxSteps = 3, SyntheticTrainVolumes = 1, SyntheticTestVolumes = 0 };
+        var whole = Trainer.Train(config, Quiet("whole-batch", evaluate: false));
+        var accumulated = Trainer.Train(config with { GradAccumSteps = 4 }, Quiet("accumulated", evaluate: false));
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(whole.Steps[i].Loss, accumulated.Steps[i].Loss, 5);
+            Assert.Equal(whole.Steps[i].Lr, accumulated.Steps[i].Lr);
+        }
+        var want = PthStateDict.Read(whole.LoraCheckpoint);
+        var got = PthStateDict.Read(accumulated.LoraCheckpoint);
+        foreach (var (name, tensor) in want)
+            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(5e-4, 0));
     }
 
     [Fact]

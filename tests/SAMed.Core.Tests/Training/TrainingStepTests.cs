@@ -35,11 +35,12 @@ public class TrainingStepTests
     [Fact]
     public void AccumulationGivesTheWholeBatchGradientAndLoss()
     {
-        var (images, labels) = Batch(4, ScalarType.Float64);
+        // Five samples: two steps split 3 + 2, three split 2 + 2 + 1 (a last partial batch), five split 1 each.
+        var (images, labels) = Batch(5, ScalarType.Float64);
         var loss = new SamedLoss(3, 0.8);
         Dictionary<string, double[]>? reference = null;
         StepLosses? referenceLosses = null;
-        foreach (int accumulation in new[] { 1, 2, 4 })
+        foreach (int accumulation in new[] { 1, 2, 3, 5 })
         {
             torch.manual_seed(5);
             using var model = new Toy(3, ScalarType.Float64);
