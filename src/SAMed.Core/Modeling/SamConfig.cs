@@ -69,6 +69,19 @@ public sealed record SamConfig
         GlobalAttnIndexes = [7, 15, 23, 31],
     };
 
+    /// <summary>Value equality, comparing the list members element by element.</summary>
+    public bool Equals(SamConfig? other) =>
+        other is not null
+        && (ImageSize, PatchSize, InChans, EncoderEmbedDim, EncoderDepth, EncoderNumHeads, MlpRatio, QkvBias, UseRelPos, WindowSize)
+            == (other.ImageSize, other.PatchSize, other.InChans, other.EncoderEmbedDim, other.EncoderDepth, other.EncoderNumHeads, other.MlpRatio, other.QkvBias, other.UseRelPos, other.WindowSize)
+        && (EncoderLayerNormEps, PromptEmbedDim, MaskInChans, DecoderDepth, DecoderHeads, DecoderMlpDim, IouHeadDepth, IouHeadHiddenDim, NumClasses)
+            == (other.EncoderLayerNormEps, other.PromptEmbedDim, other.MaskInChans, other.DecoderDepth, other.DecoderHeads, other.DecoderMlpDim, other.IouHeadDepth, other.IouHeadHiddenDim, other.NumClasses)
+        && GlobalAttnIndexes.SequenceEqual(other.GlobalAttnIndexes)
+        && PixelMean.SequenceEqual(other.PixelMean)
+        && PixelStd.SequenceEqual(other.PixelStd);
+
+    public override int GetHashCode() => HashCode.Combine(ImageSize, EncoderEmbedDim, EncoderDepth, NumClasses, GlobalAttnIndexes.Count);
+
     /// <summary>Throws a clear error for sizes the architecture cannot be built with.</summary>
     public void Validate()
     {

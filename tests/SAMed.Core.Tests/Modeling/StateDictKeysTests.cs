@@ -51,6 +51,25 @@ public class StateDictKeysTests
         Assert.All(sam.ImageEncoder.parameters(), p => Assert.False(p.requires_grad));
     }
 
+    [Theory]
+    [InlineData("vit_b", 768, 12, 12, new[] { 2, 5, 8, 11 })]
+    [InlineData("vit_l", 1024, 24, 16, new[] { 5, 11, 17, 23 })]
+    [InlineData("vit_h", 1280, 32, 16, new[] { 7, 15, 23, 31 })]
+    public void RegistryUsesSamHyperparameters(string modelType, int embedDim, int depth, int heads, int[] globalBlocks)
+    {
+        var config = SamBuilder.Config(modelType, imageSize: 512, numClasses: 8);
+        Assert.Equal((embedDim, depth, heads), (config.EncoderEmbedDim, config.EncoderDepth, config.EncoderNumHeads));
+        Assert.Equal(globalBlocks, config.GlobalAttnIndexes);
+        Assert.Equal((14, 16, 256, 16), (config.WindowSize, config.PatchSize, config.PromptEmbedDim, config.MaskInChans));
+        Assert.Equal((2, 8, 2048, 3, 256), (config.DecoderDepth, config.DecoderHeads, config.DecoderMlpDim, config.IouHeadDepth, config.IouHeadHiddenDim));
+        Assert.Equal((4.0, true, true, 1e-6), (config.MlpRatio, config.QkvBias, config.UseRelPos, config.EncoderLayerNormEps));
+        Assert.Equal([123.675f, 116.28f, 103.53f], config.PixelMean);
+        Assert.Equal([58.395f, 57.12f, 57.375f], config.PixelStd);
+        Assert.Equal((512, 8, 9, 32), (config.ImageSize, config.NumClasses, config.NumMaskTokens, config.ImageEmbeddingSize));
+        Assert.Equal(SamConfig.VitH(), SamBuilder.Config("default"));
+        Assert.NotEqual(SamConfig.VitH(), SamConfig.VitH() with { GlobalAttnIndexes = [7, 15, 23, 30] });
+    }
+
     [Fact]
     public void UnknownModelTypeIsAClearError()
     {
