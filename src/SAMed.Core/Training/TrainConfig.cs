@@ -28,6 +28,7 @@ public sealed record TrainConfig
     public int WarmupPeriod { get; init; } = 250;
     public double[] Betas { get; init; } = [0.9, 0.999];
     public double Eps { get; init; } = 1e-8;
+    /// <summary>Decoupled decay for AdamW (SAMed: 0.1); L2 decay for SGD (SAMed uses 1e-4 there, set it explicitly).</summary>
     public double WeightDecay { get; init; } = 0.1;
 
     /// <summary>SGD momentum (SAMed's alternative to AdamW: momentum 0.9, weight decay 1e-4).</summary>
@@ -74,7 +75,7 @@ public sealed record TrainConfig
     /// <summary>torch.set_num_threads; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 
-    /// <summary>Micro-batches per step. The step's gradient and loss are those of the whole batch (see GradientAccumulation).</summary>
+    /// <summary>Micro-batches per step; the step's gradient and loss stay those of the whole batch (see TrainingStep).</summary>
     public int GradAccumSteps { get; init; } = 1;
 
     /// <summary>Data-loader worker threads (SAMed: 8).</summary>

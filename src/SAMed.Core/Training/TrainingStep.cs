@@ -9,13 +9,13 @@ public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
 /// <summary>
 /// One SAMed optimizer step: zero_grad, forward, loss, backward, optimizer.step (trainer.py's order).
 /// <para>
-/// With <c>accumulationSteps</c> &gt; 1 the batch is split into micro-batches (of ceil(B / steps) samples, the last
-/// possibly smaller) and the step's gradient is still
-/// exactly that of the whole batch: SAMed's Dice is computed from per-class sums over the whole batch, so it does
-/// not split into a mean of micro-batch Dice losses. A first pass without autograd collects the batch's Dice sums;
-/// the gradient of the Dice with respect to those sums then weights each micro-batch's own sums in a second pass
-/// with autograd (each micro-batch's CE mean is weighted by its share of the batch, 1/accumulation for equal parts). The result changes only
-/// memory (and costs one extra forward without autograd per micro-batch).
+/// With <c>accumulationSteps</c> &gt; 1 the batch is split into micro-batches of ceil(B / steps) samples (the last
+/// possibly smaller) and the step's gradient is still exactly that of the whole batch. SAMed's Dice is computed from
+/// per-class sums over the whole batch, so it is not a mean of micro-batch Dice losses: a first pass without
+/// autograd collects the batch's Dice sums; the gradient of the Dice with respect to those sums then weights each
+/// micro-batch's own sums in a second pass with autograd, where each micro-batch's CE mean is weighted by its share
+/// of the batch (1/accumulation for equal parts). Only memory changes (at the cost of one extra forward without
+/// autograd per micro-batch).
 /// </para>
 /// </summary>
 public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss loss, SamedOptimizer optimizer, int accumulationSteps = 1)
