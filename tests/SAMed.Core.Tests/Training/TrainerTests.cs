@@ -114,6 +114,28 @@ public sealed class TrainerTests : IDisposable
             Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(5e-4, 0));
     }
 
+    /// <summary>SAMed's own data layout (reference/prepare: made by its preprocessing script) through the whole trainer.</summary>
+    [Fact]
+    public void TrainsAndEvaluatesOnSamedsPreparedLayout()
+    {
+        string prepared = Reference.SharedPaths.Reference("prepare");
+        var config = TrainPresets.Smoke with
+        {
+            SyntheticData = false,
+            RootPath = Path.Combine(prepared, "train_npz"),
+            ListDir = prepared,
+            VolumePath = Path.Combine(prepared, "test_vol_h5"),
+            MaxSteps = 2,
+        };
+        var result = Trainer.Train(config, Quiet("prepared"));
+        Assert.Equal(2, result.Iterations);
+        Assert.Equal(4, result.IterationsPerEpoch); // 30 slices in batches of 8
+        var heldOut = Assert.IsType<SAMed.Evaluation.EvaluationReport>(result.HeldOut);
+        Assert.Equal("case0001", Assert.Single(heldOut.Cases).Case);
+        Assert.Equal(8, heldOut.ClassMeans.Count);
+        Assert.All(result.Steps, s => Assert.True(double.IsFinite(s.Loss)));
+    }
+
     [Fact]
     public void ConfigurationProblemsStopBeforeAnyCompute()
     {
