@@ -7,7 +7,6 @@ namespace SAMed.Inference;
 public static class PngRgb
 {
     private static readonly byte[] Signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    private static readonly uint[] CrcTable = BuildCrcTable();
 
     /// <summary>Pixels row by row, 3 bytes (R, G, B) each.</summary>
     public static byte[] Encode(ReadOnlySpan<byte> rgb, int width, int height)
@@ -58,14 +57,6 @@ public static class PngRgb
         }
     }
 
-    public static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint crc = ~0u;
-        foreach (byte b in data)
-            crc = CrcTable[(crc ^ b) & 0xff] ^ (crc >> 8);
-        return ~crc;
-    }
-
     private static void WriteChunk(Stream output, string type, ReadOnlySpan<byte> data)
     {
         Span<byte> word = stackalloc byte[4];
@@ -76,20 +67,7 @@ public static class PngRgb
             typeAndData[i] = (byte)type[i];
         data.CopyTo(typeAndData.AsSpan(4));
         output.Write(typeAndData);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32(typeAndData));
+        BinaryPrimitives.WriteUInt32BigEndian(word, System.IO.Hashing.Crc32.HashToUInt32(typeAndData));
         output.Write(word);
-    }
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) != 0 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
     }
 }

@@ -48,7 +48,7 @@ public static class PngEncoder
             typeAndData[i] = (byte)type[i];
         data.CopyTo(typeAndData.AsSpan(4));
         output.Write(typeAndData);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc.Crc32(typeAndData));
+        BinaryPrimitives.WriteUInt32BigEndian(word, System.IO.Hashing.Crc32.HashToUInt32(typeAndData));
         output.Write(word);
     }
 }
