@@ -43,7 +43,7 @@ public sealed class TensorBoardWriter : IDisposable
         image.Int(1, height);
         image.Int(2, width);
         image.Int(3, 1);
-        image.Bytes(4, PngEncoder.EncodeGray(pixels, width, height));
+        image.Bytes(4, Png.EncodeGray(pixels, width, height));
         var summaryValue = new ProtoWriter();
         summaryValue.String(1, tag);
         summaryValue.Message(4, image);

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Text;
 using SAMed.IO;
 using SAMed.Training;
@@ -8,42 +7,6 @@ namespace SAMed.Tests.Training;
 
 public class RunFilesTests
 {
-    [Fact]
-    public void PngHoldsTheRowsAndValidChunks()
-    {
-        byte[] pixels = Enumerable.Range(0, 12).Select(i => (byte)(i * 20)).ToArray();
-        byte[] png = PngEncoder.EncodeGray(pixels, 4, 3);
-        Assert.Equal(new byte[] { 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
-        int offset = 8;
-        var idat = new MemoryStream();
-        while (offset < png.Length)
-        {
-            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
-            string type = Encoding.ASCII.GetString(png, offset + 4, 4);
-            var typeAndData = png.AsSpan(offset + 4, 4 + length);
-            Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length)), System.IO.Hashing.Crc32.HashToUInt32(typeAndData));
-            if (type == "IHDR")
-            {
-                Assert.Equal(4, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset + 8)));
-                Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset + 12)));
-            }
-            if (type == "IDAT")
-                idat.Write(typeAndData[4..]);
-            offset += 12 + length;
-        }
-        idat.Position = 0;
-        using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
-        var raw = new MemoryStream();
-        zlib.CopyTo(raw);
-        var rows = raw.ToArray();
-        Assert.Equal(15, rows.Length);
-        for (int y = 0; y < 3; y++)
-        {
-            Assert.Equal(0, rows[y * 5]);
-            Assert.Equal(pixels[(y * 4)..(y * 4 + 4)], rows[(y * 5 + 1)..(y * 5 + 5)]);
-        }
-    }
-
     [Fact]
     public void EventFileHasFramedEventsWithScalarsAndImages()
     {
