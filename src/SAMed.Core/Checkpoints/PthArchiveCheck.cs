@@ -40,7 +40,7 @@ internal static class PthArchiveCheck
                     if (data.ReadByte() >= 0)
                         throw new InvalidDataException($"{path}: record {entry.FullName} is longer than its zip header says");
                 }
-                if (Crc32.Compute(content) != entry.Crc32)
+                if (System.IO.Hashing.Crc32.HashToUInt32(content) != entry.Crc32)
                     throw new InvalidDataException($"{path}: record {entry.FullName} is corrupt (its CRC-32 does not match)");
                 if (entry.Name == "byteorder" && Encoding.ASCII.GetString(content).Trim() is var order && order != "little")
                     throw new InvalidDataException($"{path}: tensors are stored in '{order}' byte order; only little-endian checkpoints are supported");

@@ -13,6 +13,9 @@ public sealed class DataLoaderRandom
 
     public DataLoaderRandom(ulong seed) => state = Mix(seed);
 
+    /// <summary>A stream that starts from exactly this SplitMix64 state (the seed is used unmixed).</summary>
+    internal static DataLoaderRandom FromState(ulong state) => new(0) { state = state };
+
     /// <summary>An independent stream identified by a seed and a path of keys (e.g. epoch, sample position).</summary>
     public static DataLoaderRandom Derive(ulong seed, params long[] keys)
     {

@@ -1,28 +1,23 @@
 namespace SAMed.Data;
 
 /// <summary>
-/// SplitMix64: a small generator whose sequence is fixed by its seed on every platform and .NET version, so synthetic
-/// data sets are reproducible byte for byte.
+/// The draws synthetic data sets need (uniform, integer, Gaussian) on the project's SplitMix64 stream
+/// (<see cref="DataLoaderRandom"/>), whose sequence is fixed by its seed on every platform and .NET version, so
+/// synthetic data sets are reproducible byte for byte.
 /// </summary>
 public sealed class SyntheticRandom(ulong seed)
 {
-    private ulong _state = seed;
+    private readonly DataLoaderRandom _bits = DataLoaderRandom.FromState(seed);
     private double? _spareGaussian;
 
     /// <summary>A generator for one stream (case, purpose) derived from a user seed.</summary>
     public static SyntheticRandom For(int seed, int stream, int purpose = 0) =>
         new(Mix(Mix((ulong)(uint)seed) ^ ((ulong)(uint)stream << 20) ^ (ulong)(uint)purpose));
 
-    public ulong NextUInt64()
-    {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public ulong NextUInt64() => _bits.NextUInt64();
 
     /// <summary>Uniform in [0, 1).</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public double NextDouble() => _bits.NextDouble();
 
     public double Uniform(double low, double high) => low + (high - low) * NextDouble();
 

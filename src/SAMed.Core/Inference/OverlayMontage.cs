@@ -1,3 +1,5 @@
+using SAMed.IO;
+
 namespace SAMed.Inference;
 
 /// <summary>
@@ -45,7 +47,7 @@ public static class OverlayMontage
         string path, VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
     {
         var (rgb, width, height) = Render(slicer, windowed, labels, classNames, orientation);
-        PngRgb.Write(path, rgb, width, height);
+        Png.WriteRgb(path, rgb, width, height);
     }
 
     public static (byte[] Rgb, int Width, int Height) Render(

@@ -1,6 +1,7 @@
 using SAMed.Checkpoints;
 using SAMed.Lora;
 using SAMed.Modeling;
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -70,6 +71,8 @@ public sealed class SegmentationModel : IDisposable
         int size = Config.ImageSize;
         if (images.dim() != 3 || images.shape[1] != size || images.shape[2] != size)
             throw new ArgumentException($"slices must be [B, {size}, {size}], got [{string.Join(", ", images.shape)}]", nameof(images));
+        // Like a training step: no collection while native calls may read implicitly created Scalars (see GcPause).
+        using var pause = GcPause.Begin();
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var input = images.to(ScalarType.Float32).to(Device).unsqueeze(1).expand(-1, 3, -1, -1).contiguous();

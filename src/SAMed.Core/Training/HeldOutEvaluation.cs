@@ -2,6 +2,7 @@ using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.IO;
 using SAMed.Lora;
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using SAMed.IO;
 
 namespace SAMed.Training;
 
@@ -42,7 +43,7 @@ public sealed class TensorBoardWriter : IDisposable
         image.Int(1, height);
         image.Int(2, width);
         image.Int(3, 1);
-        image.Bytes(4, PngEncoder.EncodeGray(pixels, width, height));
+        image.Bytes(4, Png.EncodeGray(pixels, width, height));
         var summaryValue = new ProtoWriter();
         summaryValue.String(1, tag);
         summaryValue.Message(4, image);
@@ -68,11 +69,11 @@ public sealed class TensorBoardWriter : IDisposable
     {
         Span<byte> header = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64LittleEndian(header, (ulong)data.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Crc.MaskedCrc32C(header[..8]));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Crc32C.Masked(header[..8]));
         _stream.Write(header);
         _stream.Write(data);
         Span<byte> footer = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(footer, Crc.MaskedCrc32C(data));
+        BinaryPrimitives.WriteUInt32LittleEndian(footer, Crc32C.Masked(data));
         _stream.Write(footer);
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Lora;
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 using DataLoader = SAMed.Data.DataLoader;

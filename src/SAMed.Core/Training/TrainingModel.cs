@@ -1,6 +1,7 @@
 using SAMed.Checkpoints;
 using SAMed.Lora;
 using SAMed.Modeling;
+using SAMed.TorchInterop;
 using TorchSharp;
 
 namespace SAMed.Training;

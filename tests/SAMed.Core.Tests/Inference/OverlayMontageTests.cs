@@ -1,6 +1,7 @@
 using SAMed.Data;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.Tests.IO;
 using SAMed.Tests.Reference;
 
 namespace SAMed.Tests.Inference;
@@ -30,7 +31,7 @@ public class OverlayMontageTests
 
         string path = Path.Combine(TestFiles.TempDirectory(), "overlay.png");
         OverlayMontage.Write(path, slicer, windowed, labels, names, ct.Orientation);
-        VolumePredictorTests.AssertValidPng(File.ReadAllBytes(path));
+        PngTests.AssertValidRgbPng(File.ReadAllBytes(path));
 
         // Flipping for the radiological view mirrors the tiles, so the picture changes but not its size.
         var (plain, plainWidth, plainHeight) = OverlayMontage.Render(slicer, windowed, labels, names);

@@ -1,7 +1,6 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.Tests.IO;
 using SAMed.Tests.Reference;
 using TorchSharp;
 
@@ -49,7 +48,7 @@ public class VolumePredictorTests
         Assert.Equal(source.Shape[2], progress[^1].SlicesDone);
 
         var png = File.ReadAllBytes(result.Overlay!);
-        AssertValidPng(png);
+        PngTests.AssertValidRgbPng(png);
     }
 
     [Fact]
@@ -156,36 +155,6 @@ public class VolumePredictorTests
         var bytes = File.ReadAllBytes(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 3)]);
         Assert.Contains(truncated, Assert.Throws<InvalidDataException>(() => predictor.PredictFile(truncated, Path.Combine(directory, "cut_seg.nii.gz"))).Message);
-    }
-
-    internal static void AssertValidPng(byte[] png)
-    {
-        Assert.Equal(new byte[] { 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
-        int offset = 8;
-        int width = 0, height = 0;
-        using var idat = new MemoryStream();
-        while (offset < png.Length)
-        {
-            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
-            string type = System.Text.Encoding.ASCII.GetString(png, offset + 4, 4);
-            var body = png.AsSpan(offset + 8, length);
-            Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length)), PngRgb.Crc32(png.AsSpan(offset + 4, 4 + length)));
-            if (type == "IHDR")
-            {
-                width = BinaryPrimitives.ReadInt32BigEndian(body);
-                height = BinaryPrimitives.ReadInt32BigEndian(body[4..]);
-                Assert.Equal(2, body[9]);
-            }
-            if (type == "IDAT")
-                idat.Write(body);
-            offset += 12 + length;
-        }
-        Assert.True(width > 0 && height > 0);
-        idat.Position = 0;
-        using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
-        using var raw = new MemoryStream();
-        zlib.CopyTo(raw);
-        Assert.Equal((long)height * (1 + 3 * width), raw.Length);
     }
 
     /// <summary>Records the slices it gets and labels every pixel at or above 0.3125 (0 HU after windowing) as class 1.</summary>

@@ -1,9 +1,9 @@
 using System.Runtime;
 
-namespace SAMed.Training;
+namespace SAMed.TorchInterop;
 
 /// <summary>
-/// Holds off garbage collection while a block of tensor work runs (a training step, an evaluation batch).
+/// Holds off garbage collection while a block of tensor work runs (a training step, an evaluation or inference batch).
 /// <para>
 /// TorchSharp 0.107 turns numbers into <see cref="TorchSharp.Scalar"/> objects implicitly on many paths, even
 /// inside `a + b` (add with alpha 1), and leaves them to the garbage collector. Once the JIT has read a Scalar's

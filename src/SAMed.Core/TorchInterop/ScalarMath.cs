@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SAMed.Training;
+namespace SAMed.TorchInterop;
 
 /// <summary>
 /// Tensor-number arithmetic with explicitly disposed scalars. TorchSharp's implicit number-to-Scalar conversions
