@@ -50,11 +50,11 @@ public sealed record InferenceConfig
     /// <summary>
     /// A preset as SAMed's test.py builds it: SAM's registry architecture at <paramref name="imageSize"/> with
     /// num_classes mask outputs and pixel_mean 0, pixel_std 1 (inputs are in [0, 1]); "tiny" is a small SAM for CPU
-    /// smoke runs and tests (see <see cref="Tiny"/>).
+    /// smoke runs and tests (see <see cref="SamConfig.Tiny"/>).
     /// </summary>
     public static InferenceConfig ForModel(string modelType, int imageSize = 512, int numClasses = 8, int loraRank = 4)
     {
-        var model = modelType == "tiny" ? Tiny(imageSize, numClasses) : SamBuilder.Config(modelType, imageSize, numClasses);
+        var model = modelType == "tiny" ? SamConfig.Tiny(imageSize, numClasses) : SamBuilder.Config(modelType, imageSize, numClasses);
         return new InferenceConfig
         {
             ModelType = modelType == "default" ? "vit_h" : modelType,
@@ -62,32 +62,6 @@ public sealed record InferenceConfig
             LoraRank = loraRank,
         };
     }
-
-    /// <summary>
-    /// The tiny SAM exactly as the trainer builds it (Training.TrainingModel.Tiny on the training branch; keep the two
-    /// equal): a 4-block ViT of width 64 with patch 4, 4 heads, window 4, global blocks 1 and 3, and a 32-wide prompt
-    /// encoder and two-way decoder.
-    /// </summary>
-    public static SamConfig Tiny(int imageSize, int numClasses) => new()
-    {
-        ImageSize = imageSize,
-        PatchSize = 4,
-        NumClasses = numClasses,
-        EncoderEmbedDim = 64,
-        EncoderDepth = 4,
-        EncoderNumHeads = 4,
-        WindowSize = 4,
-        GlobalAttnIndexes = [1, 3],
-        PromptEmbedDim = 32,
-        MaskInChans = 4,
-        DecoderDepth = 2,
-        DecoderHeads = 8,
-        DecoderMlpDim = 64,
-        IouHeadDepth = 3,
-        IouHeadHiddenDim = 32,
-        PixelMean = [0f, 0f, 0f],
-        PixelStd = [1f, 1f, 1f],
-    };
 
     /// <summary>Throws a clear error for settings inference cannot use.</summary>
     public void Validate(string source)

@@ -69,6 +69,32 @@ public sealed record SamConfig
         GlobalAttnIndexes = [7, 15, 23, 31],
     };
 
+    /// <summary>
+    /// A small SAM for CPU smoke runs and tests (not an official size): a 4-block ViT of width 64 with patch 4,
+    /// 4 heads, window 4 and global blocks 1 and 3, a 32-wide prompt encoder and two-way decoder, and pixel mean 0,
+    /// std 1 (inputs in [0, 1], as SAMed feeds them).
+    /// </summary>
+    public static SamConfig Tiny(int imageSize = 64, int numClasses = 3) => new()
+    {
+        ImageSize = imageSize,
+        PatchSize = 4,
+        NumClasses = numClasses,
+        EncoderEmbedDim = 64,
+        EncoderDepth = 4,
+        EncoderNumHeads = 4,
+        WindowSize = 4,
+        GlobalAttnIndexes = [1, 3],
+        PromptEmbedDim = 32,
+        MaskInChans = 4,
+        DecoderDepth = 2,
+        DecoderHeads = 8,
+        DecoderMlpDim = 64,
+        IouHeadDepth = 3,
+        IouHeadHiddenDim = 32,
+        PixelMean = [0f, 0f, 0f],
+        PixelStd = [1f, 1f, 1f],
+    };
+
     /// <summary>Value equality, comparing the list members element by element.</summary>
     public bool Equals(SamConfig? other) =>
         other is not null

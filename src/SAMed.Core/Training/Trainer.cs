@@ -281,7 +281,7 @@ public static class Trainer
             EvaluationReport? heldOut = null;
             if (options.Evaluate && data.TestNames.Count > 0)
             {
-                heldOut = HeldOutEvaluation.Evaluate(model, imageSize, config.NumClasses, data.Layout.TestDir, data.TestNames, device, Math.Max(1, config.EffectiveBatchSize));
+                heldOut = HeldOutEvaluation.Evaluate(model, config.NumClasses, data.Layout.TestDir, data.TestNames, Math.Max(1, config.EffectiveBatchSize));
                 EvaluationCsv.Write(Path.Combine(runDirectory, EvaluationFile), heldOut);
                 progress.Message(string.Create(CultureInfo.InvariantCulture,
                     $"held-out ({heldOut.Cases.Count} volumes): mean Dice {heldOut.MeanDice:F4}, mean HD95 {heldOut.MeanHd95:F2} {heldOut.DistanceUnit}"));

@@ -53,7 +53,7 @@ public class ModelLoadingTests
         // As the trainer does: seed, build the tiny SAM (its frozen encoder stays random), wrap it in LoRA, train, save.
         string directory = TestFiles.TempDirectory();
         torch.manual_seed(77);
-        using var trained = new LoraSam(new Sam(InferenceConfig.Tiny(32, 3)), 4);
+        using var trained = new LoraSam(new Sam(SamConfig.Tiny(32, 3)), 4);
         using (torch.no_grad())
         {
             foreach (var (_, parameter) in trained.TrainableParameters())
