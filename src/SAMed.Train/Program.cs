@@ -4,6 +4,7 @@ using SAMed.Train.Commands;
 var root = new RootCommand("SAMed.NET: fine-tune Segment Anything with LoRA for medical image segmentation.");
 foreach (var command in new[]
 {
+    TrainCommand.Create(),
     TestCommand.Create(),
     PredictCommand.Create(),
     ScoreCommand.Create(),

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SAMed.Training;
+
+/// <summary>
+/// Every setting of a training run. JSON keys are the snake_case property names; the names follow SAMed's
+/// train.py where it has the setting (vit_name, img_size, rank, num_classes, batch_size, n_gpu, base_lr, warmup,
+/// warmup_period, max_epochs, stop_epoch, seed, root_path, list_dir) and say what they are otherwise
+/// (sam_checkpoint is SAMed's --ckpt, lora_checkpoint its --lora_ckpt, dice_weight its --dice_param,
+/// lr_exponent SAMed_h's --lr_exp; SAMed's --AdamW flag is optimizer "adamw").
+/// </summary>
+public sealed record TrainConfig
+{
+    /// <summary>SAM size: vit_b, vit_l, vit_h, or tiny (a small random-initialised SAM for CPU runs and tests).</summary>
+    public string VitName { get; init; } = "vit_b";
+    public int ImgSize { get; init; } = 512;
+    public int Rank { get; init; } = 4;
+    public int NumClasses { get; init; } = 8;
+
+    /// <summary>Per-GPU batch as in SAMed; one step sees batch_size * n_gpu images (SAMed's DataParallel batch).</summary>
+    public int BatchSize { get; init; } = 12;
+    public int NGpu { get; init; } = 2;
+
+    public string Optimizer { get; init; } = "adamw";
+    public double BaseLr { get; init; } = 0.005;
+    public bool Warmup { get; init; } = true;
+    public int WarmupPeriod { get; init; } = 250;
+    public double[] Betas { get; init; } = [0.9, 0.999];
+    public double Eps { get; init; } = 1e-8;
+    public double WeightDecay { get; init; } = 0.1;
+
+    /// <summary>SGD momentum (SAMed's alternative to AdamW: momentum 0.9, weight decay 1e-4).</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    /// <summary>Exponent of the poly decay (1 - shift_iter / max_iterations)^lr_exponent: 0.9 in SAMed, 7 in SAMed_h.</summary>
+    public double LrExponent { get; init; } = 0.9;
+
+    public int MaxEpochs { get; init; } = 200;
+    public int StopEpoch { get; init; } = 160;
+
+    /// <summary>Stop after this many optimizer steps (for short runs and tests); null: run to stop_epoch.</summary>
+    public int? MaxSteps { get; init; }
+
+    public double DiceWeight { get; init; } = 0.8;
+    public int Seed { get; init; } = 1234;
+
+    /// <summary>Epochs between SAMed LoRA checkpoints (epoch_N.pth); SAMed uses 20. The last epoch is always saved.</summary>
+    public int SaveInterval { get; init; } = 20;
+
+    /// <summary>Iterations between resume checkpoints (also written at every LoRA save and at the end).</summary>
+    public int ResumeInterval { get; init; } = 200;
+
+    /// <summary>Training slices (SAMed's train_npz folder) and the folder with train.txt / test_vol.txt.</summary>
+    public string? RootPath { get; init; }
+    public string? ListDir { get; init; }
+
+    /// <summary>Held-out volumes (SAMed's test_vol_h5 folder), evaluated after training; null: no evaluation.</summary>
+    public string? VolumePath { get; init; }
+
+    /// <summary>Generate synthetic volumes into the run folder and train on them (root_path, list_dir, volume_path unused).</summary>
+    public bool SyntheticData { get; init; }
+    public int SyntheticTrainVolumes { get; init; } = 4;
+    public int SyntheticTestVolumes { get; init; } = 2;
+    public int SyntheticSlices { get; init; } = 12;
+    public int SyntheticSize { get; init; } = 64;
+
+    public string? SamCheckpoint { get; init; }
+    public string? LoraCheckpoint { get; init; }
+
+    /// <summary>cpu, cuda or cuda:N.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>torch.set_num_threads; 0 keeps libtorch's default.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Micro-batches per step. The step's gradient and loss are those of the whole batch (see GradientAccumulation).</summary>
+    public int GradAccumSteps { get; init; } = 1;
+
+    /// <summary>Data-loader worker threads (SAMed: 8).</summary>
+    public int NumWorkers { get; init; } = 8;
+
+    /// <summary>Iterations between progress lines when the output is not a terminal.</summary>
+    public int LogInterval { get; init; } = 20;
+
+    /// <summary>Iterations between TensorBoard image summaries (SAMed: 20).</summary>
+    public int PreviewInterval { get; init; } = 20;
+
+    /// <summary>Folder that holds the run folder(s).</summary>
+    public string Output { get; init; } = "runs";
+
+    public int EffectiveBatchSize => BatchSize * NGpu;
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.Strict,
+        IgnoreReadOnlyProperties = true,
+    };
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using SAMed.Training;
+
+namespace SAMed.Train.Commands;
+
+/// <summary>
+/// `samed train`: SAMed training. Without options it trains the tiny built-in configuration on synthetic volumes;
+/// --config names a JSON configuration, --set and the named options override any of its keys, --resume continues
+/// an interrupted run from its folder.
+/// </summary>
+public static class TrainCommand
+{
+    private static readonly (string Option, string Key, string Description)[] Shortcuts =
+    [
+        ("--sam-checkpoint", "sam_checkpoint", "Official SAM checkpoint (SAMed's --ckpt)."),
+        ("--lora-checkpoint", "lora_checkpoint", "SAMed LoRA checkpoint to start from (SAMed's --lora_ckpt)."),
+        ("--vit-name", "vit_name", "vit_b, vit_l, vit_h or tiny."),
+        ("--img-size", "img_size", "Input size of the network."),
+        ("--num-classes", "num_classes", "Foreground classes."),
+        ("--batch-size", "batch_size", "Batch size per GPU (a step sees batch_size * n_gpu)."),
+        ("--base-lr", "base_lr", "Base learning rate."),
+        ("--max-epochs", "max_epochs", "Epochs of the schedule."),
+        ("--stop-epoch", "stop_epoch", "Epoch to stop at."),
+        ("--max-steps", "max_steps", "Stop after this many iterations."),
+        ("--root-path", "root_path", "Folder of training slices (train_npz)."),
+        ("--list-dir", "list_dir", "Folder with train.txt and test_vol.txt."),
+        ("--volume-path", "volume_path", "Folder of held-out volumes (test_vol_h5) evaluated after training."),
+        ("--device", "device", "cpu, cuda or cuda:N."),
+        ("--threads", "threads", "CPU threads for torch (0: libtorch's default)."),
+        ("--num-workers", "num_workers", "Data-loader threads."),
+        ("--grad-accum-steps", "grad_accum_steps", "Micro-batches per step (same gradient, less memory)."),
+        ("--seed", "seed", "Random seed."),
+        ("--output", "output", "Folder that receives the run folder."),
+    ];
+
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "JSON configuration (e.g. configs/synapse_vit_b.json); default: the built-in tiny synthetic run." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a configuration key: --set key=value (repeatable; values are JSON, bare words are text).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var resume = new Option<string?>("--resume") { Description = "Continue the interrupted run in this folder (its config.json is used)." };
+        var runDir = new Option<string?>("--run-dir") { Description = "Run folder (default: a new folder under the output folder)." };
+        var noEval = new Option<bool>("--no-eval") { Description = "Skip the held-out evaluation after training." };
+        var shortcuts = Shortcuts.Select(s => (s.Key, Option: new Option<string?>(s.Option) { Description = s.Description })).ToList();
+
+        var command = new Command("train", "Fine-tune SAM with LoRA as SAMed does (no options: a tiny model on built-in synthetic volumes).")
+        {
+            config, set, resume, runDir, noEval,
+        };
+        foreach (var (_, option) in shortcuts)
+            command.Options.Add(option);
+
+        command.SetAction(result =>
+        {
+            var options = new TrainerOptions { RunDirectory = result.GetValue(runDir), Evaluate = !result.GetValue(noEval) };
+            try
+            {
+                var assignments = (result.GetValue(set) ?? [])
+                    .Concat(shortcuts.Where(s => result.GetValue(s.Option) is not null).Select(s => $"{s.Key}={result.GetValue(s.Option)}"))
+                    .ToList();
+                TrainResult trained;
+                if (result.GetValue(resume) is { } resumeDirectory)
+                {
+                    if (assignments.Count > 0 || result.GetValue(config) is not null)
+                        throw new TrainConfigException("--resume continues a run with its saved config.json; it takes no --config, --set or setting options");
+                    trained = Trainer.Resume(resumeDirectory, options);
+                }
+                else
+                {
+                    string? path = result.GetValue(config);
+                    var baseConfig = path is null ? TrainPresets.Smoke : TrainConfigFile.Load(path);
+                    string source = (path ?? "built-in smoke configuration") + (assignments.Count > 0 ? " with overrides" : "");
+                    trained = Trainer.Train(TrainConfigFile.Apply(baseConfig, assignments), options, source);
+                }
+                if (trained.HeldOut is { } heldOut)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out mean Dice: {heldOut.MeanDice:F4}"));
+                return 0;
+            }
+            catch (Exception e) when (e is TrainConfigException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"train: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+}

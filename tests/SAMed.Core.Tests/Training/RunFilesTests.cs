@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+using SAMed.Training;
+
+namespace SAMed.Tests.Training;
+
+public class RunFilesTests
+{
+    [Fact]
+    public void CrcsMatchTheirCheckValues()
+    {
+        byte[] check = Encoding.ASCII.GetBytes("123456789");
+        Assert.Equal(0xE3069283u, Crc.Crc32C(check));
+        Assert.Equal(0xCBF43926u, Crc.Crc32(check));
+    }
+
+    [Fact]
+    public void PngHoldsTheRowsAndValidChunks()
+    {
+        byte[] pixels = Enumerable.Range(0, 12).Select(i => (byte)(i * 20)).ToArray();
+        byte[] png = PngEncoder.EncodeGray(pixels, 4, 3);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
+        int offset = 8;
+        var idat = new MemoryStream();
+        while (offset < png.Length)
+        {
+            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
+            string type = Encoding.ASCII.GetString(png, offset + 4, 4);
+            var typeAndData = png.AsSpan(offset + 4, 4 + length);
+            Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length)), Crc.Crc32(typeAndData));
+            if (type == "IHDR")
+            {
+                Assert.Equal(4, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset + 8)));
+                Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset + 12)));
+            }
+            if (type == "IDAT")
+                idat.Write(typeAndData[4..]);
+            offset += 12 + length;
+        }
+        idat.Position = 0;
+        using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
+        var raw = new MemoryStream();
+        zlib.CopyTo(raw);
+        var rows = raw.ToArray();
+        Assert.Equal(15, rows.Length);
+        for (int y = 0; y < 3; y++)
+        {
+            Assert.Equal(0, rows[y * 5]);
+            Assert.Equal(pixels[(y * 4)..(y * 4 + 4)], rows[(y * 5 + 1)..(y * 5 + 5)]);
+        }
+    }
+
+    [Fact]
+    public void EventFileHasFramedEventsWithScalarsAndImages()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"samed-tb-{Guid.NewGuid():N}");
+        try
+        {
+            string path;
+            using (var writer = new TensorBoardWriter(dir))
+            {
+                writer.AddScalar("info/lr", 0.0025, 1);
+                writer.AddScalar("info/total_loss", 0.75, 2);
+                writer.AddImage("train/Image", new byte[6], 3, 2, 20);
+                path = writer.Path;
+            }
+            Assert.StartsWith("events.out.tfevents.", Path.GetFileName(path));
+            var records = ReadRecords(File.ReadAllBytes(path));
+            Assert.Equal(4, records.Count);
+
+            var first = Proto.Fields(records[0]);
+            Assert.Equal("brain.Event:2", Encoding.UTF8.GetString((byte[])first.Single(f => f.Field == 3).Value));
+
+            var lr = Proto.Fields(records[1]);
+            Assert.Equal(1L, lr.Single(f => f.Field == 2).Value);
+            var value = Proto.Fields((byte[])Proto.Fields((byte[])lr.Single(f => f.Field == 5).Value).Single(f => f.Field == 1).Value);
+            Assert.Equal("info/lr", Encoding.UTF8.GetString((byte[])value.Single(f => f.Field == 1).Value));
+            Assert.Equal(0.0025f, (float)value.Single(f => f.Field == 2).Value);
+
+            var imageEvent = Proto.Fields(records[3]);
+            Assert.Equal(20L, imageEvent.Single(f => f.Field == 2).Value);
+            var imageValue = Proto.Fields((byte[])Proto.Fields((byte[])imageEvent.Single(f => f.Field == 5).Value).Single(f => f.Field == 1).Value);
+            Assert.Equal("train/Image", Encoding.UTF8.GetString((byte[])imageValue.Single(f => f.Field == 1).Value));
+            var image = Proto.Fields((byte[])imageValue.Single(f => f.Field == 4).Value);
+            Assert.Equal(2L, image.Single(f => f.Field == 1).Value);
+            Assert.Equal(3L, image.Single(f => f.Field == 2).Value);
+            Assert.Equal(0x89, ((byte[])image.Single(f => f.Field == 4).Value)[0]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CsvLogRoundTripsAndResumeDropsLostRows()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"samed-log-{Guid.NewGuid():N}.csv");
+        try
+        {
+            using (var log = TrainingLog.Create(path))
+            {
+                for (int i = 0; i < 5; i++)
+                    log.Append(new StepRecord(i, i / 2, 0.001 * (i + 1), 1.0 / (i + 1), 0.5, 0.25, 10.5, i * 1.5));
+            }
+            Assert.StartsWith("iteration,epoch,lr,loss,loss_ce,loss_dice,images_per_second,seconds\n", File.ReadAllText(path));
+            var rows = TrainingLog.Read(path);
+            Assert.Equal(5, rows.Count);
+            Assert.Equal(new StepRecord(3, 1, 0.004, 0.25, 0.5, 0.25, 10.5, 4.5), rows[3]);
+
+            using (var log = TrainingLog.Continue(path, lastIteration: 2))
+                log.Append(new StepRecord(3, 1, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6));
+            rows = TrainingLog.Read(path);
+            Assert.Equal(new long[] { 0, 1, 2, 3 }, rows.Select(r => r.Iteration));
+            Assert.Equal(0.1, rows[3].Lr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void RedirectedProgressPrintsEveryIntervalAndTheLastStep()
+    {
+        var output = new StringWriter();
+        var progress = new ProgressReporter(output, interactive: false, interval: 2);
+        for (int i = 1; i <= 5; i++)
+            progress.Report(new StepRecord(i, 0, 0.001, 0.5, 0.4, 0.3, 12, i), 5, 1, TimeSpan.FromSeconds(5 - i));
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("iter 2/5", lines[0]);
+        Assert.Contains("iter 5/5", lines[2]);
+        Assert.Contains("ETA", lines[0]);
+    }
+
+    private static List<byte[]> ReadRecords(byte[] file)
+    {
+        var records = new List<byte[]>();
+        int offset = 0;
+        while (offset < file.Length)
+        {
+            ulong length = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(offset));
+            Assert.Equal(Crc.MaskedCrc32C(file.AsSpan(offset, 8)), BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(offset + 8)));
+            var data = file.AsSpan(offset + 12, (int)length).ToArray();
+            Assert.Equal(Crc.MaskedCrc32C(data), BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(offset + 12 + (int)length)));
+            records.Add(data);
+            offset += 16 + (int)length;
+        }
+        return records;
+    }
+
+    /// <summary>A minimal protobuf field reader for the test (varint, 64-bit, length-delimited, 32-bit).</summary>
+    private static class Proto
+    {
+        public static List<(int Field, object Value)> Fields(byte[] data)
+        {
+            var fields = new List<(int, object)>();
+            int i = 0;
+            while (i < data.Length)
+            {
+                ulong key = Varint(data, ref i);
+                int field = (int)(key >> 3);
+                switch ((int)(key & 7))
+                {
+                    case 0: fields.Add((field, (long)Varint(data, ref i))); break;
+                    case 1: fields.Add((field, BinaryPrimitives.ReadDoubleLittleEndian(data.AsSpan(i)))); i += 8; break;
+                    case 2:
+                        int length = (int)Varint(data, ref i);
+                        fields.Add((field, data[i..(i + length)]));
+                        i += length;
+                        break;
+                    case 5: fields.Add((field, BinaryPrimitives.ReadSingleLittleEndian(data.AsSpan(i)))); i += 4; break;
+                    default: throw new InvalidDataException("unexpected wire type");
+                }
+            }
+            return fields;
+        }
+
+        private static ulong Varint(byte[] data, ref int i)
+        {
+            ulong value = 0;
+            for (int shift = 0; ; shift += 7)
+            {
+                byte b = data[i++];
+                value |= (ulong)(b & 0x7f) << shift;
+                if (b < 0x80)
+                    return value;
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using SAMed.Checkpoints;
+using SAMed.Tests.Reference;
+using SAMed.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SAMed.Tests.Training;
+
+/// <summary>Three SAMed training steps of every reference case against SAMed's PyTorch run.</summary>
+public class StepParityTests
+{
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void ThreeStepsMatchSamedReference(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        var training = reference.Training ?? throw new InvalidDataException($"{caseDirectory}: case.json has no training section");
+        Assert.True(training.SameBatchEachStep, "the case's steps must reuse one batch");
+        using var scope = torch.NewDisposeScope();
+        using var model = reference.CreateModel();
+        var trainable = model.TrainableParameters().ToList();
+        var schedule = new LearningRateSchedule(training.BaseLr, Warmup: true, training.WarmupPeriod, training.MaxIterations);
+        using var optimizer = new AdamW(trainable.Select(t => t.p), schedule.Initial, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
+        int imageSize = reference.Model.ImageSize;
+        var loss = new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight);
+        var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, imageSize).low_res_logits, loss, optimizer);
+        var input = reference.Tensor("input");
+        var labels = reference.Tensor("low_res_label");
+
+        for (int it = 0; it < training.Steps.Count; it++)
+        {
+            var want = training.Steps[it];
+            Assert.Equal(it, want.Iteration);
+            double lr = optimizer.ParamGroups.Single().LearningRate;
+            Assert.True(Math.Abs(lr - want.Lr) <= 1e-12, $"step {it}: lr {lr:R}, SAMed used {want.Lr:R}");
+            Assert.Equal(want.Lr, schedule.ForStep(it), 12);
+
+            optimizer.zero_grad();
+            var losses = step.Backward(input, labels);
+            if (it == 0)
+            {
+                AssertScalar("loss", losses.Loss, want.Loss, reference.LossTolerance);
+                AssertScalar("loss_ce", losses.CrossEntropy, want.LossCe, reference.LossTolerance);
+                AssertScalar("loss_dice", losses.Dice, want.LossDice, reference.LossTolerance);
+                AssertGradients(reference, trainable);
+            }
+            optimizer.step();
+            OptimizerFactory.SetLearningRate(optimizer, schedule.AfterStep(it));
+        }
+
+        var after = PthStateDict.Read(reference.AfterStepsPath);
+        Assert.Equal(trainable.Select(t => t.name).Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, parameter) in trainable)
+            ParityCase.AssertClose($"after {training.Steps.Count} steps: {name}", parameter, after[name], reference.AfterStepsTolerance);
+    }
+
+    /// <summary>
+    /// Gradient accumulation over micro-batches of one sample must still give SAMed's whole-batch loss and gradient.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    public void AccumulatedMicroBatchesGiveSamedsWholeBatchGradient(string caseDirectory)
+    {
+        var reference = ParityCase.Load(caseDirectory);
+        var training = reference.Training ?? throw new InvalidDataException($"{caseDirectory}: case.json has no training section");
+        using var scope = torch.NewDisposeScope();
+        using var model = reference.CreateModel();
+        var trainable = model.TrainableParameters().ToList();
+        using var optimizer = new AdamW(trainable.Select(t => t.p), training.BaseLr, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
+        var input = reference.Tensor("input");
+        int batch = (int)input.shape[0];
+        Assert.True(batch > 1, "accumulation needs a batch of at least two samples");
+        var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, reference.Model.ImageSize).low_res_logits,
+            new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight), optimizer, accumulationSteps: batch);
+        optimizer.zero_grad();
+        var losses = step.Backward(input, reference.Tensor("low_res_label"));
+        var first = training.Steps[0];
+        AssertScalar("loss", losses.Loss, first.Loss, reference.LossTolerance);
+        AssertScalar("loss_ce", losses.CrossEntropy, first.LossCe, reference.LossTolerance);
+        AssertScalar("loss_dice", losses.Dice, first.LossDice, reference.LossTolerance);
+        AssertGradients(reference, trainable);
+    }
+
+    private static void AssertGradients(ParityCase reference, IReadOnlyList<(string name, Parameter p)> trainable)
+    {
+        var grads = PthStateDict.Read(reference.GradsPath);
+        var names = trainable.Select(t => t.name).ToHashSet();
+        Assert.DoesNotContain(grads.Keys, k => !names.Contains(k));
+        foreach (var (name, parameter) in trainable)
+        {
+            if (grads.TryGetValue(name, out var want))
+            {
+                Assert.True(parameter.grad is not null, $"{name}: SAMed computed a gradient, we got none");
+                ParityCase.AssertClose($"grad {name}", parameter.grad!, want, reference.GradsTolerance);
+            }
+            else
+            {
+                Assert.True(parameter.grad is null, $"{name}: got a gradient but SAMed's loss does not reach it");
+            }
+        }
+    }
+
+    private static void AssertScalar(string what, double got, double want, Tolerance tolerance) =>
+        Assert.True(Math.Abs(got - want) <= tolerance.Atol + tolerance.Rtol * Math.Abs(want),
+            $"{what}: got {got:R}, SAMed {want:R} (atol {tolerance.Atol}, rtol {tolerance.Rtol})");
+}

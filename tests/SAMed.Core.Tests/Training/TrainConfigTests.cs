@@ -1,0 +1,118 @@
+using SAMed.Tests.Reference;
+using SAMed.Training;
+
+namespace SAMed.Tests.Training;
+
+public class TrainConfigTests
+{
+    private static string Config(string name) => Path.Combine(SharedPaths.RepositoryRoot, "configs", name);
+
+    [Fact]
+    public void PaperRecipeMatchesSamedTrainPy()
+    {
+        var c = TrainConfigFile.Load(Config("synapse_vit_b.json"));
+        Assert.Equal(("vit_b", 512, 4, 8), (c.VitName, c.ImgSize, c.Rank, c.NumClasses));
+        Assert.Equal(24, c.EffectiveBatchSize);
+        Assert.Equal((0.005, true, 250), (c.BaseLr, c.Warmup, c.WarmupPeriod));
+        Assert.Equal(new[] { 0.9, 0.999 }, c.Betas);
+        Assert.Equal((0.1, 0.9, 200, 160, 0.8, 1234), (c.WeightDecay, c.LrExponent, c.MaxEpochs, c.StopEpoch, c.DiceWeight, c.Seed));
+        Assert.Empty(TrainConfigFile.Problems(c));
+    }
+
+    [Fact]
+    public void SamedHRecipeUsesItsExponentAndEpochs()
+    {
+        var c = TrainConfigFile.Load(Config("synapse_vit_h.json"));
+        Assert.Equal(("vit_h", 24, 7.0, 400, 300), (c.VitName, c.EffectiveBatchSize, c.LrExponent, c.MaxEpochs, c.StopEpoch));
+        Assert.Empty(TrainConfigFile.Problems(c));
+    }
+
+    [Fact]
+    public void SmokeConfigIsValidAndSynthetic()
+    {
+        var c = TrainConfigFile.Load(Config("smoke.json"));
+        Assert.True(c.SyntheticData);
+        Assert.Equal("tiny", c.VitName);
+        Assert.Empty(TrainConfigFile.Problems(c));
+        Assert.Empty(TrainConfigFile.EnvironmentProblems(c));
+        Assert.Equal(TrainConfigFile.ToJson(TrainPresets.Smoke), TrainConfigFile.ToJson(c));
+    }
+
+    [Fact]
+    public void SaveAndLoadRoundTrip()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"samed-config-{Guid.NewGuid():N}.json");
+        try
+        {
+            var c = new TrainConfig { Rank = 7, MaxSteps = 12, Betas = [0.8, 0.95], SamCheckpoint = "x.pth" };
+            TrainConfigFile.Save(c, path);
+            string text = File.ReadAllText(path);
+            Assert.Contains("\"max_steps\": 12", text);
+            Assert.Contains("\"sam_checkpoint\": \"x.pth\"", text);
+            var back = TrainConfigFile.Load(path);
+            Assert.Equal(TrainConfigFile.ToJson(c), TrainConfigFile.ToJson(back));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void OverridesSetAnyKeyWithItsType()
+    {
+        var c = TrainConfigFile.Apply(new TrainConfig(), ["base_lr=0.01", "warmup=false", "vit_name=tiny", "betas=[0.5,0.6]", "max_steps=3", "device=cuda:1", "output=123"]);
+        Assert.Equal(0.01, c.BaseLr);
+        Assert.False(c.Warmup);
+        Assert.Equal("tiny", c.VitName);
+        Assert.Equal(new[] { 0.5, 0.6 }, c.Betas);
+        Assert.Equal(3, c.MaxSteps);
+        Assert.Equal("cuda:1", c.Device);
+        Assert.Equal("123", c.Output);
+        Assert.Null(TrainConfigFile.Apply(c, ["max_steps=null"]).MaxSteps);
+    }
+
+    [Fact]
+    public void UnknownKeyInFileIsRejectedByName()
+    {
+        var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Parse("{\"base_lr\": 0.01, \"bse_lr\": 1}", "my.json"));
+        Assert.Contains("my.json", e.Message);
+        Assert.Contains("bse_lr", e.Message);
+    }
+
+    [Fact]
+    public void UnknownOverrideKeyIsRejected()
+    {
+        var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Apply(new TrainConfig(), ["learning_rate=1"]));
+        Assert.Contains("unknown setting 'learning_rate'", e.Message);
+    }
+
+    [Fact]
+    public void WrongTypeIsRejectedWithItsKey()
+    {
+        var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Parse("{\"batch_size\": \"twelve\"}", "my.json"));
+        Assert.Contains("batch_size", e.Message);
+        Assert.Throws<TrainConfigException>(() => TrainConfigFile.Apply(new TrainConfig(), ["rank=four"]));
+        Assert.Throws<TrainConfigException>(() => TrainConfigFile.Apply(new TrainConfig(), ["rank=2.5"]));
+    }
+
+    [Fact]
+    public void OutOfRangeValuesAreAllListed()
+    {
+        var c = new TrainConfig { BaseLr = -1, Rank = 0, DiceWeight = 1.5, Device = "gpu", ImgSize = 100, VitName = "vit_x", GradAccumSteps = 5 };
+        var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Validate(c, "cfg"));
+        foreach (string key in new[] { "base_lr", "rank", "dice_weight", "device", "img_size", "vit_name", "grad_accum_steps" })
+            Assert.Contains(key, e.Message);
+    }
+
+    [Fact]
+    public void MissingCheckpointAndUnavailableCudaAreEnvironmentProblems()
+    {
+        var c = new TrainConfig { SyntheticData = true, SamCheckpoint = "/nonexistent/sam.pth", Device = "cuda" };
+        var problems = TrainConfigFile.EnvironmentProblems(c);
+        Assert.Contains(problems, p => p.Contains("/nonexistent/sam.pth", StringComparison.Ordinal) && p.Contains("not found", StringComparison.Ordinal));
+        if (!TorchSharp.torch.cuda.is_available())
+            Assert.Contains(problems, p => p.Contains("CUDA is not available", StringComparison.Ordinal));
+        Assert.Throws<TrainConfigException>(() => TrainConfigFile.Check(c, "cfg"));
+    }
+}
