@@ -14,6 +14,7 @@ foreach (var command in new[]
     ExportCommand.Create(),
     InfoCommand.Create(),
     VersionCommand.Create(),
+    BenchCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
