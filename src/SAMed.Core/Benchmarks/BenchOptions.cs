@@ -32,5 +32,7 @@ public sealed record BenchOptions
                 $"invalid benchmark options: image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
                 + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1)");
         }
+        if (Bfloat16 && !MergeLora)
+            throw new ArgumentException("bfloat16 inference runs on the merged model; do not combine it with live LoRA");
     }
 }

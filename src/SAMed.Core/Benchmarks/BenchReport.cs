@@ -21,7 +21,7 @@ public static class BenchReport
         var text = new StringBuilder();
         void Line(string name, string value) => text.AppendLine(CultureInfo.InvariantCulture, $"{name,-34} {value}");
         string Timing(SampleStats s) => string.Create(CultureInfo.InvariantCulture,
-            $"median {s.Median:F3} s  (min {s.Min:F3}, max {s.Max:F3}, IQR {100 * s.RelativeSpread:F1}% of median, n={s.Count})");
+            $"median {s.Median:F3} s  (min {s.Min:F3}, max {s.Max:F3}, IQR {100 * s.RelativeSpread:F1}% of median, n={s.Count}; CPU {s.CpuMedian:F3} s)");
         string Gib(long? bytes) => bytes is long b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1073741824.0:F3} GiB") : "not measured";
 
         text.AppendLine(CultureInfo.InvariantCulture,
@@ -37,7 +37,8 @@ public static class BenchReport
             $"{r.InferenceFlops.Total / 1e9:F2} (encoder {r.InferenceFlops.Encoder / 1e9:F2}: qkv+proj {r.InferenceFlops.QkvProj / 1e9:F2}, attention {r.InferenceFlops.Attention / 1e9:F2}, "
             + $"rel-pos {r.InferenceFlops.RelPos / 1e9:F2}, MLP {r.InferenceFlops.Mlp / 1e9:F2}, LoRA {r.InferenceFlops.Lora / 1e9:F3}, neck {r.InferenceFlops.Neck / 1e9:F2}, patch {r.InferenceFlops.PatchEmbed / 1e9:F2}; decoder {(r.InferenceFlops.Decoder + r.InferenceFlops.PromptEncoder) / 1e9:F2})"));
         Line("forward achieved", string.Create(CultureInfo.InvariantCulture, $"{r.ForwardGflops:F1} GFLOP/s = {100 * r.FractionOfMatmul:F1}% of the matmul rate"));
-        Line("training step / forward", string.Create(CultureInfo.InvariantCulture, $"{r.TrainToForwardRatio:F2} x"));
+        Line("forward achieved, CPU time", string.Create(CultureInfo.InvariantCulture, $"{100 * r.FractionOfMatmulByCpu:F1}% of the matmul rate per CPU-second"));
+        Line("training step / forward", string.Create(CultureInfo.InvariantCulture, $"{r.TrainToForwardRatio:F2} x (CPU time {r.TrainToForwardRatioByCpu:F2} x)"));
         Line("peak memory inference (VmHWM)", Gib(r.InferencePeakBytes));
         Line("peak memory training (VmHWM)", Gib(r.TrainingPeakBytes));
         return text.ToString();
@@ -54,6 +55,8 @@ public static class BenchReport
                 forward_gflops_per_second = result.ForwardGflops,
                 fraction_of_matmul = result.FractionOfMatmul,
                 train_to_forward_ratio = result.TrainToForwardRatio,
+                fraction_of_matmul_by_cpu = result.FractionOfMatmulByCpu,
+                train_to_forward_ratio_by_cpu = result.TrainToForwardRatioByCpu,
             },
         };
         return JsonSerializer.Serialize(document, Json);

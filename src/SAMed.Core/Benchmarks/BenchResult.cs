@@ -23,4 +23,14 @@ public sealed record BenchResult
     public double FractionOfMatmul => ForwardGflops / MatmulGflops;
 
     public double TrainToForwardRatio => TrainingStep.Median / InferenceForward.Median;
+
+    /// <summary>Forward FLOP per CPU-second over matmul FLOP per CPU-second: the efficiency with the load of other processes factored out.</summary>
+    public double? FractionOfMatmulByCpu => InferenceForward.CpuMedian is double forward && Matmul.CpuMedian is double matmul && forward > 0 && matmul > 0
+        ? (InferenceFlops.Total / forward) / (2.0 * Options.MatmulSize * Options.MatmulSize * Options.MatmulSize / matmul)
+        : null;
+
+    /// <summary>Training step over inference forward in CPU time.</summary>
+    public double? TrainToForwardRatioByCpu => TrainingStep.CpuMedian is double train && InferenceForward.CpuMedian is double forward && forward > 0
+        ? train / forward
+        : null;
 }

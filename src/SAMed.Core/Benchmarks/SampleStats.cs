@@ -8,6 +8,13 @@ public sealed record SampleStats(double Median, double Min, double Max, double Q
     /// <summary>The samples in the order they were taken.</summary>
     public IReadOnlyList<double> Samples { get; init; } = [];
 
+    /// <summary>
+    /// Median CPU time of the whole process per run (user + system, all threads), when measured. On a machine shared
+    /// with other work it varies much less than the wall time; divided by the threads it approximates the wall time
+    /// on an idle machine (libtorch's threads spin briefly while waiting, which it also counts).
+    /// </summary>
+    public double? CpuMedian { get; init; }
+
     /// <summary>Interquartile range relative to the median.</summary>
     public double RelativeSpread => Median > 0 ? (Q3 - Q1) / Median : 0;
 
@@ -30,13 +37,19 @@ public sealed record SampleStats(double Median, double Min, double Max, double Q
         for (int i = 0; i < warmup; i++)
             action();
         var samples = new double[iterations];
+        var cpu = new double[iterations];
+        using var process = Process.GetCurrentProcess();
         for (int i = 0; i < iterations; i++)
         {
+            process.Refresh();
+            var cpuStart = process.TotalProcessorTime;
             long start = Stopwatch.GetTimestamp();
             action();
             samples[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            process.Refresh();
+            cpu[i] = (process.TotalProcessorTime - cpuStart).TotalSeconds;
         }
-        return From(samples);
+        return From(samples) with { CpuMedian = From(cpu).Median };
     }
 
     /// <summary>Linear interpolation between order statistics (numpy's default percentile).</summary>
