@@ -19,6 +19,8 @@ public sealed record BenchOptions
     public bool MergeLora { get; init; } = true;
     /// <summary>Run the image encoder in bfloat16 at inference (the decoder stays float32).</summary>
     public bool Bfloat16 { get; init; }
+    /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
+    public int? MmapThreshold { get; init; } = 65536;
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>
@@ -26,10 +28,10 @@ public sealed record BenchOptions
 
     public void ThrowIfInvalid()
     {
-        if (ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1)
+        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1)
         {
             throw new ArgumentException(
-                $"invalid benchmark options: image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
+                $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
                 + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1)");
         }
         if (Bfloat16 && !MergeLora)

@@ -36,7 +36,7 @@ public static class BenchRunner
 
         progress($"matmul again ({Load()})");
         var matmulAfter = MatmulRate.Measure(options.MatmulSize);
-        var matmul = SampleStats.From([.. matmulBefore.Seconds.Samples, .. matmulAfter.Seconds.Samples]);
+        var matmul = SampleStats.Combine(matmulBefore.Seconds, matmulAfter.Seconds);
 
         SampleStats? data = null;
         if (options.Data)
@@ -98,6 +98,8 @@ public static class BenchRunner
 
     private static void ApplyThreads(BenchOptions options)
     {
+        if (options.MmapThreshold is int threshold)
+            NativeAllocator.SetMmapThreshold(threshold);
         if (options.Threads > 0)
             torch.set_num_threads(options.Threads);
     }

@@ -15,6 +15,16 @@ public sealed record SampleStats(double Median, double Min, double Max, double Q
     /// </summary>
     public double? CpuMedian { get; init; }
 
+    /// <summary>The CPU times per run, when measured.</summary>
+    public IReadOnlyList<double> CpuSamples { get; init; } = [];
+
+    /// <summary>The samples of several measurements of the same thing as one.</summary>
+    public static SampleStats Combine(params SampleStats[] parts)
+    {
+        var cpu = parts.SelectMany(p => p.CpuSamples).ToArray();
+        return From([.. parts.SelectMany(p => p.Samples)]) with { CpuSamples = cpu, CpuMedian = cpu.Length > 0 ? From(cpu).Median : null };
+    }
+
     /// <summary>Interquartile range relative to the median.</summary>
     public double RelativeSpread => Median > 0 ? (Q3 - Q1) / Median : 0;
 
@@ -49,7 +59,7 @@ public sealed record SampleStats(double Median, double Min, double Max, double Q
             process.Refresh();
             cpu[i] = (process.TotalProcessorTime - cpuStart).TotalSeconds;
         }
-        return From(samples) with { CpuMedian = From(cpu).Median };
+        return From(samples) with { CpuMedian = From(cpu).Median, CpuSamples = cpu };
     }
 
     /// <summary>Linear interpolation between order statistics (numpy's default percentile).</summary>

@@ -19,6 +19,7 @@ public static class BenchCommand
         var numClasses = Int("--num-classes", "Foreground classes (SAMed's Synapse: 8).", defaults.NumClasses);
         var rank = Int("--rank", "LoRA rank.", defaults.Rank);
         var matmul = Int("--matmul-size", "Side of the square float32 matmul that measures the machine's rate.", defaults.MatmulSize);
+        var mmap = Int("--mmap-threshold", "glibc M_MMAP_THRESHOLD in bytes for this run (-1: glibc's dynamic default).", defaults.MmapThreshold ?? -1);
         var liveLora = new Option<bool>("--live-lora") { Description = "Inference with LoRA adapters beside qkv instead of merged into it." };
         var bf16 = new Option<bool>("--bf16") { Description = "Inference with the image encoder in bfloat16 (needs a CPU with fast bf16)." };
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
@@ -28,7 +29,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, liveLora, bf16, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, noMemory, noData, json, child,
         };
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
@@ -43,6 +44,7 @@ public static class BenchCommand
                 NumClasses = result.GetValue(numClasses),
                 Rank = result.GetValue(rank),
                 MatmulSize = result.GetValue(matmul),
+                MmapThreshold = result.GetValue(mmap) is int threshold and >= 0 ? threshold : null,
                 MergeLora = !result.GetValue(liveLora),
                 Bfloat16 = result.GetValue(bf16),
                 Memory = !result.GetValue(noMemory),
@@ -62,7 +64,7 @@ public static class BenchCommand
                 [
                     .. prefix, "bench", "--model", options.ModelType, "--img", Text(options.ImageSize), "--batch", Text(options.Batch),
                     "--threads", Text(options.Threads), "--warmup", Text(options.Warmup), "--num-classes", Text(options.NumClasses),
-                    "--rank", Text(options.Rank), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
+                    "--rank", Text(options.Rank), "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(), "--memory-child", workload.ToString(),
                 ];
                 return PeakMemory.RunChild(executable, arguments);
