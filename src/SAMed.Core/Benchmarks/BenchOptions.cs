@@ -20,7 +20,7 @@ public sealed record BenchOptions
     /// <summary>Run the image encoder in bfloat16 at inference (the decoder stays float32).</summary>
     public bool Bfloat16 { get; init; }
     /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
-    public int? MmapThreshold { get; init; } = 65536;
+    public int? MmapThreshold { get; init; }
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>
