@@ -13,6 +13,7 @@ foreach (var command in new[]
     ValidateCommand.Create(),
     ExportCommand.Create(),
     InfoCommand.Create(),
+    BenchCommand.Create(),
     VersionCommand.Create(),
 })
 {

@@ -155,13 +155,19 @@ public sealed class LoraSam : nn.Module
     private static bool IsPromptOrDecoder(string name) =>
         name.StartsWith("prompt_encoder.", StringComparison.Ordinal) || name.StartsWith("mask_decoder.", StringComparison.Ordinal);
 
+    /// <summary>
+    /// B_q(A_q(x)) and B_v(A_v(x)) with one product for both A matrices (x is read once, and backward forms one
+    /// input gradient instead of two).
+    /// </summary>
     private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV, int dim) : IQkvAdapter
     {
         public Tensor Apply(Tensor input, Tensor qkv)
         {
             using var scope = torch.NewDisposeScope();
-            var newQ = bQ.forward(aQ.forward(input));
-            var newV = bV.forward(aV.forward(input));
+            long rank = aQ.weight!.shape[0];
+            var low = torch.nn.functional.linear(input, torch.cat([aQ.weight!, aV.weight!], 0));
+            var newQ = torch.nn.functional.linear(low.narrow(-1, 0, rank), bQ.weight!);
+            var newV = torch.nn.functional.linear(low.narrow(-1, rank, rank), bV.weight!);
             qkv.narrow(-1, 0, dim).add_(newQ);
             qkv.narrow(-1, qkv.shape[^1] - dim, dim).add_(newV);
             return qkv;

@@ -49,7 +49,23 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
 
     public IReadOnlyList<EncoderBlock> Blocks => [.. blocks];
 
+    /// <summary>
+    /// Encodes [B, 3, S, S]. An encoder converted to another floating type (e.g. bfloat16 for inference) computes in
+    /// that type and returns the embeddings in the input's type.
+    /// </summary>
     public override Tensor forward(Tensor x)
+    {
+        var inputType = x.dtype;
+        if (pos_embed.dtype != inputType)
+        {
+            using var converted = x.to_type(pos_embed.dtype);
+            using var encoded = Encode(converted);
+            return encoded.to_type(inputType);
+        }
+        return Encode(x);
+    }
+
+    private Tensor Encode(Tensor x)
     {
         Tensor tokens;
         using (var embedded = patch_embed.forward(x))
@@ -207,19 +223,19 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         if (QkvAdapter is not null)
             fused = QkvAdapter.Apply(x, fused);
 
-        // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B * nHead, H * W, C)
-        var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4)
-            .reshape(3, b * num_heads, h * w, -1).unbind(0);
+        // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B, nHead, H * W, C)
+        var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0);
         var q = heads[0];
         var k = heads[1];
         var v = heads[2];
 
-        var attn = (q * scale).matmul(k.transpose(-2, -1));
+        // softmax(q k^T * scale + rel_h + rel_w) v in one fused kernel: the relative position bias is the float mask.
+        // The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
+        Tensor? bias = null;
         if (rel_pos_h is not null && rel_pos_w is not null)
-            attn = AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w));
-
-        attn = attn.softmax(-1);
-        var output = attn.matmul(v).view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
+            bias = DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
+        var attended = F.scaled_dot_product_attention(q, k, v, bias);
+        var output = attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
         return proj.forward(output).MoveToOuterDisposeScope();
     }
 
@@ -251,6 +267,15 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     /// <summary>attn + rel_h + rel_w, from the unscaled q, as SAM computes it.</summary>
     public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
     {
+        using var scope = torch.NewDisposeScope();
+        var bias = DecomposedRelPosBias(q, relPosH, relPosW, qSize, kSize);
+        return (attn + bias).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>
+    public static Tensor DecomposedRelPosBias(Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
+    {
+        using var scope = torch.NewDisposeScope();
         var (qH, qW) = qSize;
         var (kH, kW) = kSize;
         var rh = GetRelPos(qH, kH, relPosH);
@@ -260,9 +285,8 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var rq = q.reshape(b, qH, qW, dim);
         var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
         var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
-
-        return (attn.view(b, qH, qW, kH, kW) + relH[.., .., .., .., TensorIndex.None] + relW[.., .., .., TensorIndex.None, ..])
-            .view(b, qH * qW, kH * kW);
+        var bias = relH[.., .., .., .., TensorIndex.None] + relW[.., .., .., TensorIndex.None, ..];
+        return bias.reshape(b, qH * qW, kH * kW).MoveToOuterDisposeScope();
     }
 }
 

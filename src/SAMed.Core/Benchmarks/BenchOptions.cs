@@ -1,0 +1,40 @@
+namespace SAMed.Benchmarks;
+
+/// <summary>What the benchmark runs: the model, image size, batch and libtorch threads, and how often.</summary>
+public sealed record BenchOptions
+{
+    public string ModelType { get; init; } = "vit_b";
+    public int ImageSize { get; init; } = 512;
+    public int Batch { get; init; } = 1;
+    /// <summary>libtorch intra-op threads (0: leave libtorch's default).</summary>
+    public int Threads { get; init; }
+    public int Warmup { get; init; } = 1;
+    public int Iterations { get; init; } = 5;
+    public int NumClasses { get; init; } = 8;
+    public int Rank { get; init; } = 4;
+    public int Seed { get; init; } = 1234;
+    /// <summary>Side of the square float32 product that measures the machine's matmul rate.</summary>
+    public int MatmulSize { get; init; } = 2048;
+    /// <summary>Inference with LoRA folded into the qkv weights (false: LoRA adapters run beside them).</summary>
+    public bool MergeLora { get; init; } = true;
+    /// <summary>Run the image encoder in bfloat16 at inference (the decoder stays float32).</summary>
+    public bool Bfloat16 { get; init; }
+    /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
+    public int? MmapThreshold { get; init; }
+    /// <summary>Measure peak memory in child processes.</summary>
+    public bool Memory { get; init; } = true;
+    /// <summary>Measure data loading and augmentation.</summary>
+    public bool Data { get; init; } = true;
+
+    public void ThrowIfInvalid()
+    {
+        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1)
+        {
+            throw new ArgumentException(
+                $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
+                + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1)");
+        }
+        if (Bfloat16 && !MergeLora)
+            throw new ArgumentException("bfloat16 inference runs on the merged model; do not combine it with live LoRA");
+    }
+}

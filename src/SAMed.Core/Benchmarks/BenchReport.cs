@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SAMed.Benchmarks;
+
+/// <summary>The benchmark's table (text) and JSON file.</summary>
+public static class BenchReport
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static string Table(BenchResult r)
+    {
+        var o = r.Options;
+        var text = new StringBuilder();
+        void Line(string name, string value) => text.AppendLine(CultureInfo.InvariantCulture, $"{name,-34} {value}");
+        string Timing(SampleStats s) => string.Create(CultureInfo.InvariantCulture,
+            $"median {s.Median:F3} s  (min {s.Min:F3}, max {s.Max:F3}, IQR {100 * s.RelativeSpread:F1}% of median, n={s.Count}; CPU {s.CpuMedian:F3} s)");
+        string Gib(long? bytes) => bytes is long b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1073741824.0:F3} GiB") : "not measured";
+
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, LoRA rank {o.Rank}, "
+            + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, "
+            + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{r.Machine}; libtorch {r.Libtorch}; {r.LoadAverage}; warmup {o.Warmup}, iterations {o.Iterations}");
+        Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s");
+        Line("inference forward (no grad)", Timing(r.InferenceForward));
+        Line("training step (fwd+loss+bwd+AdamW)", Timing(r.TrainingStep));
+        if (r.DataPerBatch is not null)
+            Line("data load + augment per batch", Timing(r.DataPerBatch));
+        Line("forward GFLOP (analytic)", string.Create(CultureInfo.InvariantCulture,
+            $"{r.InferenceFlops.Total / 1e9:F2} (encoder {r.InferenceFlops.Encoder / 1e9:F2}: qkv+proj {r.InferenceFlops.QkvProj / 1e9:F2}, attention {r.InferenceFlops.Attention / 1e9:F2}, "
+            + $"rel-pos {r.InferenceFlops.RelPos / 1e9:F2}, MLP {r.InferenceFlops.Mlp / 1e9:F2}, LoRA {r.InferenceFlops.Lora / 1e9:F3}, neck {r.InferenceFlops.Neck / 1e9:F2}, patch {r.InferenceFlops.PatchEmbed / 1e9:F2}; decoder {(r.InferenceFlops.Decoder + r.InferenceFlops.PromptEncoder) / 1e9:F2})"));
+        Line("forward achieved", string.Create(CultureInfo.InvariantCulture, $"{r.ForwardGflops:F1} GFLOP/s = {100 * r.FractionOfMatmul:F1}% of the matmul rate"));
+        Line("forward achieved, CPU time", string.Create(CultureInfo.InvariantCulture, $"{100 * r.FractionOfMatmulByCpu:F1}% of the matmul rate per CPU-second"));
+        Line("training step / forward", string.Create(CultureInfo.InvariantCulture, $"{r.TrainToForwardRatio:F2} x (CPU time {r.TrainToForwardRatioByCpu:F2} x)"));
+        Line("peak memory inference (VmHWM)", Gib(r.InferencePeakBytes));
+        Line("peak memory training (VmHWM)", Gib(r.TrainingPeakBytes));
+        return text.ToString();
+    }
+
+    public static string ToJson(BenchResult result)
+    {
+        var document = new
+        {
+            result,
+            derived = new
+            {
+                forward_gflop = result.InferenceFlops.Total / 1e9,
+                forward_gflops_per_second = result.ForwardGflops,
+                fraction_of_matmul = result.FractionOfMatmul,
+                train_to_forward_ratio = result.TrainToForwardRatio,
+                fraction_of_matmul_by_cpu = result.FractionOfMatmulByCpu,
+                train_to_forward_ratio_by_cpu = result.TrainToForwardRatioByCpu,
+            },
+        };
+        return JsonSerializer.Serialize(document, Json);
+    }
+
+    /// <summary>Writes the JSON to a temporary file beside <paramref name="path"/>, then moves it into place.</summary>
+    public static void WriteJson(BenchResult result, string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp";
+        File.WriteAllText(temp, ToJson(result));
+        File.Move(temp, full, overwrite: true);
+    }
+}

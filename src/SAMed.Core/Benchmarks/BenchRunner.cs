@@ -1,0 +1,106 @@
+using TorchSharp;
+
+namespace SAMed.Benchmarks;
+
+/// <summary>Which workload a memory child runs.</summary>
+public enum MemoryWorkload
+{
+    Inference,
+    Training,
+}
+
+/// <summary>Runs the whole benchmark in this process, with peak memory measured by a caller-supplied child runner.</summary>
+public static class BenchRunner
+{
+    /// <param name="childPeak">Runs the given workload in a fresh process and returns its VmHWM in bytes.</param>
+    /// <param name="progress">Receives a line before each part.</param>
+    public static BenchResult Run(BenchOptions options, Func<MemoryWorkload, long>? childPeak, Action<string>? progress = null)
+    {
+        options.ThrowIfInvalid();
+        ApplyThreads(options);
+        progress ??= _ => { };
+        var config = ModelWorkloads.Config(options);
+
+        progress($"matmul {options.MatmulSize}x{options.MatmulSize} float32 ({Load()})");
+        var matmulBefore = MatmulRate.Measure(options.MatmulSize);
+
+        progress($"inference forward {options.ModelType} {options.ImageSize} batch {options.Batch} ({Load()})");
+        SampleStats inference;
+        using (var workload = ModelWorkloads.Inference(options))
+            inference = SampleStats.Measure(options.Warmup, options.Iterations, workload.Run);
+
+        progress($"training step ({Load()})");
+        SampleStats training;
+        using (var workload = ModelWorkloads.Training(options))
+            training = SampleStats.Measure(options.Warmup, options.Iterations, workload.Run);
+
+        progress($"matmul again ({Load()})");
+        var matmulAfter = MatmulRate.Measure(options.MatmulSize);
+        var matmul = SampleStats.Combine(matmulBefore.Seconds, matmulAfter.Seconds);
+
+        SampleStats? data = null;
+        if (options.Data)
+        {
+            progress($"data loading and augmentation ({Load()})");
+            data = DataBenchmark.Measure(options, config.ImageEmbeddingSize * 4);
+        }
+
+        long? inferencePeak = null, trainingPeak = null;
+        if (options.Memory && childPeak is not null)
+        {
+            progress("peak memory of inference (child process)");
+            inferencePeak = childPeak(MemoryWorkload.Inference);
+            progress("peak memory of training (child process)");
+            trainingPeak = childPeak(MemoryWorkload.Training);
+        }
+
+        return new BenchResult
+        {
+            Options = options,
+            Threads = torch.get_num_threads(),
+            Machine = $"{Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            LoadAverage = Load(),
+            Libtorch = torch.__version__,
+            InferenceFlops = ForwardFlops.Count(config, options.Batch, options.MergeLora ? 0 : options.Rank),
+            TrainingForwardFlops = ForwardFlops.Count(config, options.Batch, options.Rank),
+            Matmul = matmul,
+            MatmulGflops = 2.0 * options.MatmulSize * options.MatmulSize * options.MatmulSize / matmul.Median / 1e9,
+            InferenceForward = inference,
+            TrainingStep = training,
+            DataPerBatch = data,
+            InferencePeakBytes = inferencePeak,
+            TrainingPeakBytes = trainingPeak,
+        };
+    }
+
+    /// <summary>What a memory child does: build the workload, run it warmup + 1 times, report VmHWM on the output.</summary>
+    public static void RunMemoryChild(BenchOptions options, MemoryWorkload workload, TextWriter output)
+    {
+        options.ThrowIfInvalid();
+        ApplyThreads(options);
+        using (var work = workload == MemoryWorkload.Inference ? ModelWorkloads.Inference(options) : ModelWorkloads.Training(options))
+        {
+            for (int i = 0; i < Math.Max(2, options.Warmup + 1); i++)
+                work.Run();
+        }
+        PeakMemory.Report(output);
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages (/proc/loadavg), or "n/a".</summary>
+    public static string Load()
+    {
+        const string path = "/proc/loadavg";
+        if (!File.Exists(path))
+            return "load n/a";
+        var parts = File.ReadAllText(path).Split(' ');
+        return $"load {parts[0]} {parts[1]} {parts[2]}";
+    }
+
+    private static void ApplyThreads(BenchOptions options)
+    {
+        if (options.MmapThreshold is int threshold)
+            NativeAllocator.SetMmapThreshold(threshold);
+        if (options.Threads > 0)
+            torch.set_num_threads(options.Threads);
+    }
+}

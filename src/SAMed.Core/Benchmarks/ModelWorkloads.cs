@@ -1,0 +1,117 @@
+using SAMed.Lora;
+using SAMed.Modeling;
+using SAMed.TorchInterop;
+using SAMed.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SAMed.Benchmarks;
+
+/// <summary>A repeatable piece of model work on fixed random inputs; dispose to free the model.</summary>
+public interface IWorkload : IDisposable
+{
+    void Run();
+}
+
+/// <summary>The model work the benchmark times: SAMed's inference forward and one full training step.</summary>
+public static class ModelWorkloads
+{
+    /// <summary>SAMed's training architecture for the options (pixel mean 0, std 1 as SAMed's train.py), randomly initialised.</summary>
+    public static SamConfig Config(BenchOptions options) =>
+        (options.ModelType == "tiny"
+            ? SamConfig.Tiny(options.ImageSize, options.NumClasses)
+            : SamBuilder.Config(options.ModelType, options.ImageSize, options.NumClasses)) with
+        { PixelMean = [0, 0, 0], PixelStd = [1, 1, 1] };
+
+    public static IWorkload Inference(BenchOptions options) => new InferenceWorkload(options);
+
+    public static IWorkload Training(BenchOptions options) => new TrainingWorkload(options);
+
+    private static LoraSam CreateModel(BenchOptions options)
+    {
+        torch.manual_seed(options.Seed);
+        var model = new LoraSam(new Sam(Config(options)), options.Rank);
+        // Non-zero B so the LoRA path does real work (SAMed initialises B to zero).
+        using (torch.no_grad())
+        {
+            foreach (var (name, parameter) in model.TrainableParameters().Where(p => p.name.StartsWith("w_b_", StringComparison.Ordinal)))
+                parameter.normal_(0, 0.01);
+        }
+        return model;
+    }
+
+    private static Tensor Images(BenchOptions options) =>
+        torch.rand([options.Batch, 3, options.ImageSize, options.ImageSize]).DetachFromDisposeScope();
+
+    private sealed class InferenceWorkload : IWorkload
+    {
+        private readonly LoraSam model;
+        private readonly Tensor images;
+        private readonly int imageSize;
+
+        public InferenceWorkload(BenchOptions options)
+        {
+            model = CreateModel(options);
+            if (options.MergeLora)
+                LoraMerge.Merge(model);
+            if (options.Bfloat16)
+                model.Sam.ImageEncoder.to(ScalarType.BFloat16);
+            model.eval();
+            images = Images(options);
+            imageSize = options.ImageSize;
+        }
+
+        public void Run()
+        {
+            using var pause = GcPause.Begin();
+            using var noGrad = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            using var output = model.Sam.Forward(images, multimaskOutput: true, imageSize);
+        }
+
+        public void Dispose()
+        {
+            images.Dispose();
+            model.Dispose();
+        }
+    }
+
+    private sealed class TrainingWorkload : IWorkload
+    {
+        private readonly LoraSam model;
+        private readonly Tensor images;
+        private readonly Tensor labels;
+        private readonly SamedOptimizer optimizer;
+        private readonly TrainingStep step;
+
+        public TrainingWorkload(BenchOptions options)
+        {
+            model = CreateModel(options);
+            model.train();
+            images = Images(options);
+            int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
+            labels = torch.randint(0, options.NumClasses + 1, [options.Batch, lowRes, lowRes], dtype: ScalarType.Int64).DetachFromDisposeScope();
+            // SAMed's AdamW: lr 0.005 (base_lr), betas (0.9, 0.999), eps 1e-8, weight_decay 0.1.
+            optimizer = new AdamWOptimizer(model.TrainableParameters().Select(p => p.p), 0.005, 0.9, 0.999, 1e-8, 0.1);
+            var loss = new SamedLoss(options.NumClasses + 1, 0.8);
+            int imageSize = options.ImageSize;
+            step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, imageSize).low_res_logits, loss, optimizer);
+        }
+
+        public void Run()
+        {
+            using var pause = GcPause.Begin();
+            using var scope = torch.NewDisposeScope();
+            step.Run(images, labels);
+        }
+
+        public void Dispose()
+        {
+            optimizer.Dispose();
+            images.Dispose();
+            labels.Dispose();
+            model.Dispose();
+        }
+    }
+}
