@@ -29,7 +29,7 @@ public static class BenchReport
             + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, "
             + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{r.Machine}; libtorch {r.Libtorch}; {r.LoadAverage}; warmup {o.Warmup}, iterations {o.Iterations}");
-        Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s");
+        Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s at the fastest run");
         Line("inference forward (no grad)", Timing(r.InferenceForward));
         Line("training step (fwd+loss+bwd+AdamW)", Timing(r.TrainingStep));
         if (r.DataPerBatch is not null)
