@@ -53,7 +53,7 @@ public sealed class SamCheckpointTests : IDisposable
     public void CheckpointOfTheSameArchitectureLoadsWhole()
     {
         using var scope = torch.NewDisposeScope();
-        var config = TinyConfig();
+        var config = TestModels.Small();
         using var source = new Sam(config);
         string path = Path.Combine(_temp, "whole.pth");
         PthStateDict.Write(path, ModuleStateDict.Ordered(source));
@@ -99,7 +99,7 @@ public sealed class SamCheckpointTests : IDisposable
     [Fact]
     public void MissingAndTruncatedCheckpointsAreClearErrors()
     {
-        using var sam = new Sam(TinyConfig());
+        using var sam = new Sam(TestModels.Small());
         string missing = Path.Combine(_temp, "sam_vit_b_01ec64.pth");
         Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => SamCheckpoint.LoadOfficial(sam, missing)).Message);
 
@@ -133,21 +133,6 @@ public sealed class SamCheckpointTests : IDisposable
         Assert.True(resized[0, 0, 0].allclose(posEmbed[0, 0, 0]));
         Assert.True(resized[0, 3, 3].allclose(posEmbed[0, 1, 1]));
     }
-
-    private static SamConfig TinyConfig() => new()
-    {
-        ImageSize = 64,
-        EncoderEmbedDim = 32,
-        EncoderDepth = 2,
-        EncoderNumHeads = 2,
-        WindowSize = 2,
-        GlobalAttnIndexes = [1],
-        PromptEmbedDim = 16,
-        MaskInChans = 4,
-        DecoderMlpDim = 32,
-        IouHeadHiddenDim = 16,
-        NumClasses = 2,
-    };
 
     private static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a.detach() != b.detach()).sum().item<long>() == 0);

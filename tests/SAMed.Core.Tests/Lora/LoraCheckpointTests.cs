@@ -81,7 +81,7 @@ public sealed class LoraCheckpointTests : IDisposable
     [Fact]
     public void MissingCheckpointIsAClearError()
     {
-        using var model = new LoraSam(new Sam(TinyConfig()), rank: 2);
+        using var model = new LoraSam(new Sam(TestModels.Small()), rank: 2);
         string path = Path.Combine(_temp, "missing.pth");
         var error = Assert.Throws<FileNotFoundException>(() => model.LoadLora(path));
         Assert.Contains(path, error.Message);
@@ -91,7 +91,7 @@ public sealed class LoraCheckpointTests : IDisposable
     public void AdapterChangesOnlyTheQAndVSlices()
     {
         using var scope = torch.NewDisposeScope();
-        var config = TinyConfig();
+        var config = TestModels.Small();
         var sam = new Sam(config);
         using var model = new LoraSam(sam, rank: 2);
         var attention = sam.ImageEncoder.Blocks[0].Attn;
@@ -118,7 +118,7 @@ public sealed class LoraCheckpointTests : IDisposable
     [Fact]
     public void InitialisationIsKaimingUniformAAndZeroB()
     {
-        var config = TinyConfig();
+        var config = TestModels.Small();
         using var model = new LoraSam(new Sam(config), rank: 4);
         var trainable = model.TrainableParameters().ToDictionary(t => t.name, t => t.p);
         Assert.Equal(2 * config.EncoderDepth, trainable.Keys.Count(k => k.StartsWith("w_a_", StringComparison.Ordinal)));
@@ -132,21 +132,6 @@ public sealed class LoraCheckpointTests : IDisposable
         foreach (var (name, p) in trainable.Where(t => t.Key.StartsWith("w_b_", StringComparison.Ordinal)))
             Assert.Equal(0f, p.abs().max().item<float>());
     }
-
-    private static SamConfig TinyConfig() => new()
-    {
-        ImageSize = 64,
-        EncoderEmbedDim = 32,
-        EncoderDepth = 2,
-        EncoderNumHeads = 2,
-        WindowSize = 2,
-        GlobalAttnIndexes = [1],
-        PromptEmbedDim = 16,
-        MaskInChans = 4,
-        DecoderMlpDim = 32,
-        IouHeadHiddenDim = 16,
-        NumClasses = 2,
-    };
 
     private static bool Identical(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && (a.numel() == 0 || (a != b).sum().item<long>() == 0);

@@ -1,5 +1,6 @@
 using SAMed.Lora;
 using SAMed.Modeling;
+using SAMed.Tests.Reference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -69,20 +70,7 @@ public class ModelComponentTests
     public void ForwardReturnsAllClassMasksForABatch()
     {
         using var scope = torch.NewDisposeScope();
-        var config = new SamConfig
-        {
-            ImageSize = 64,
-            EncoderEmbedDim = 32,
-            EncoderDepth = 2,
-            EncoderNumHeads = 2,
-            WindowSize = 3,
-            GlobalAttnIndexes = [1],
-            PromptEmbedDim = 16,
-            MaskInChans = 4,
-            DecoderMlpDim = 32,
-            IouHeadHiddenDim = 16,
-            NumClasses = 5,
-        };
+        var config = TestModels.Small(numClasses: 5, windowSize: 3);
         using var model = new LoraSam(new Sam(config), rank: 2);
         var images = torch.rand(3, 3, 64, 64) * 255;
         var output = model.Forward(images, multimaskOutput: true, imageSize: 64);
