@@ -21,6 +21,8 @@ public sealed record BenchOptions
     public bool Bfloat16 { get; init; }
     /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
     public int? MmapThreshold { get; init; }
+    /// <summary>Training: give freed heap pages back after each global-attention block (ImageEncoderViT.ReleaseHeapInTraining).</summary>
+    public bool ReleaseHeap { get; init; }
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>

@@ -89,6 +89,7 @@ public static class ModelWorkloads
         {
             model = CreateModel(options);
             model.train();
+            model.Sam.ImageEncoder.ReleaseHeapInTraining = options.ReleaseHeap;
             images = Images(options);
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
             labels = torch.randint(0, options.NumClasses + 1, [options.Batch, lowRes, lowRes], dtype: ScalarType.Int64).DetachFromDisposeScope();

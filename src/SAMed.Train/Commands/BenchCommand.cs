@@ -22,6 +22,7 @@ public static class BenchCommand
         var mmap = Int("--mmap-threshold", "glibc M_MMAP_THRESHOLD in bytes for this run (-1: glibc's dynamic default).", defaults.MmapThreshold ?? -1);
         var liveLora = new Option<bool>("--live-lora") { Description = "Inference with LoRA adapters beside qkv instead of merged into it." };
         var bf16 = new Option<bool>("--bf16") { Description = "Inference with the image encoder in bfloat16 (needs a CPU with fast bf16)." };
+        var releaseHeap = new Option<bool>("--release-heap") { Description = "Training: return freed heap pages to the system after each global-attention block (less memory, slower step)." };
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
@@ -29,7 +30,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, noMemory, noData, json, child,
         };
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
@@ -47,6 +48,7 @@ public static class BenchCommand
                 MmapThreshold = result.GetValue(mmap) is int threshold and >= 0 ? threshold : null,
                 MergeLora = !result.GetValue(liveLora),
                 Bfloat16 = result.GetValue(bf16),
+                ReleaseHeap = result.GetValue(releaseHeap),
                 Memory = !result.GetValue(noMemory),
                 Data = !result.GetValue(noData),
             };
@@ -65,7 +67,8 @@ public static class BenchCommand
                     .. prefix, "bench", "--model", options.ModelType, "--img", Text(options.ImageSize), "--batch", Text(options.Batch),
                     "--threads", Text(options.Threads), "--warmup", Text(options.Warmup), "--num-classes", Text(options.NumClasses),
                     "--rank", Text(options.Rank), "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
-                    .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(), "--memory-child", workload.ToString(),
+                    .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
+                    .. options.ReleaseHeap ? ["--release-heap"] : Array.Empty<string>(), "--memory-child", workload.ToString(),
                 ];
                 return PeakMemory.RunChild(executable, arguments);
             }
