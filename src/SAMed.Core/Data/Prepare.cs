@@ -103,13 +103,12 @@ public static class Prepare
 
     private static float[] Normalize(float[] values, float min, float max, string path, int width, int height)
     {
-        float range = max - min;
         for (int i = 0; i < values.Length; i++)
         {
             float v = values[i];
             if (!float.IsFinite(v))
                 throw new InvalidDataException($"{path}: image value {v} at voxel {Voxel(i, width, height)} (images must be finite)");
-            values[i] = (Math.Clamp(v, min, max) - min) / range;
+            values[i] = HuWindow.Apply(v, min, max);
         }
         return values;
     }

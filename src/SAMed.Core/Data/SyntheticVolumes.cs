@@ -20,7 +20,7 @@ public sealed record SyntheticCase(string Name, bool IsTraining, VolumeArrays Vo
 public static class SyntheticVolumes
 {
     // SAMed's preprocessing window, applied in float32 like preprocess_data.py (and Prepare) do.
-    private const float WindowLow = -125, WindowHigh = 275;
+    private const float WindowLow = HuWindow.DefaultMin, WindowHigh = HuWindow.DefaultMax;
     private const double LowestHu = -1024, HighestHu = 3071;
     private const double AirHu = -1000, FatHu = -100, SoftTissueHu = 0, BoneHu = 550;
     private const double LowestOrganHu = 40, HighestOrganHu = 240;
@@ -77,11 +77,7 @@ public static class SyntheticVolumes
     }
 
     /// <summary>SAMed's preprocessing of one CT value: clip to [-125, 275], then (x + 125) / 400, in float32.</summary>
-    public static float Window(float hounsfield)
-    {
-        const float range = WindowHigh - WindowLow;
-        return (Math.Clamp(hounsfield, WindowLow, WindowHigh) - WindowLow) / range;
-    }
+    public static float Window(float hounsfield) => HuWindow.Apply(hounsfield, WindowLow, WindowHigh);
 
     /// <summary>Class k's mean intensity: spread evenly over the organ range, the same in every case.</summary>
     public static double ClassMeanHu(int classId, int numClasses) => numClasses == 1

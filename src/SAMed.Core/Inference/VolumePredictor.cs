@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SAMed.Data;
 using SAMed.IO;
 
 namespace SAMed.Inference;
@@ -128,9 +129,9 @@ public sealed class VolumePredictor
                 throw new InvalidDataException($"{source}: voxel value {values[i]} at flat index {i} (images must be finite)");
         if (!Options.ApplyWindow)
             return values;
-        float min = (float)Options.WindowMin, max = (float)Options.WindowMax, range = max - min;
+        float min = (float)Options.WindowMin, max = (float)Options.WindowMax;
         for (int i = 0; i < values.Length; i++)
-            values[i] = (Math.Clamp(values[i], min, max) - min) / range;
+            values[i] = HuWindow.Apply(values[i], min, max);
         return values;
     }
 
