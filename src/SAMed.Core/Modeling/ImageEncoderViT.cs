@@ -242,13 +242,30 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 
         // softmax(q k^T * scale + rel_h + rel_w) v in one fused kernel: the relative position bias is the float mask.
         // The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
-        Tensor? bias = null;
-        if (rel_pos_h is not null && rel_pos_w is not null)
-            bias = DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
-        var attended = F.scaled_dot_product_attention(q, k, v, bias);
+        Tensor attended;
+        if (rel_pos_h is null || rel_pos_w is null)
+        {
+            attended = F.scaled_dot_product_attention(q, k, v);
+        }
+        else if (UsesRelPosAttention(q, rel_pos_h, rel_pos_w))
+        {
+            attended = RelPosAttention.Apply(q, k, v, GetRelPos(h, h, rel_pos_h), GetRelPos(w, w, rel_pos_w), (h, w), (h, w));
+        }
+        else
+        {
+            var bias = DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
+            attended = F.scaled_dot_product_attention(q, k, v, bias);
+        }
         var output = attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
         return proj.forward(output).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Whether attention goes through <see cref="RelPosAttention"/>: when autograd will need q's gradient and the
+    /// position tables are frozen (SAMed's training), so that no [heads, L, L] softmax is kept for backward.
+    /// </summary>
+    public static bool UsesRelPosAttention(Tensor q, Tensor relPosH, Tensor relPosW) =>
+        torch.is_grad_enabled() && q.requires_grad && !relPosH.requires_grad && !relPosW.requires_grad;
 
     /// <summary>Relative positional embeddings for every (query, key) offset, interpolated if needed.</summary>
     public static Tensor GetRelPos(long qSize, long kSize, Tensor relPos)
@@ -286,12 +303,17 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     /// <summary>rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>
     public static Tensor DecomposedRelPosBias(Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
     {
+        using var rh = GetRelPos(qSize.H, kSize.H, relPosH);
+        using var rw = GetRelPos(qSize.W, kSize.W, relPosW);
+        return DecomposedRelPosBiasFromTables(q, rh, rw, qSize, kSize);
+    }
+
+    /// <summary>rel_h + rel_w from q [B, qH * qW, C] and the tables of <see cref="GetRelPos"/> ([qH, kH, C], [qW, kW, C]).</summary>
+    public static Tensor DecomposedRelPosBiasFromTables(Tensor q, Tensor rh, Tensor rw, (long H, long W) qSize, (long H, long W) kSize)
+    {
         using var scope = torch.NewDisposeScope();
         var (qH, qW) = qSize;
         var (kH, kW) = kSize;
-        var rh = GetRelPos(qH, kH, relPosH);
-        var rw = GetRelPos(qW, kW, relPosW);
-
         long b = q.shape[0], dim = q.shape[2];
         var rq = q.reshape(b, qH, qW, dim);
         var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
