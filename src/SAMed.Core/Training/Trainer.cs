@@ -142,7 +142,7 @@ public static class Trainer
 
             if (config.Threads > 0)
                 torch.set_num_threads(config.Threads);
-            var device = torch.device(config.Device);
+            var device = TorchDevices.Parse(config.Device);
             using var model = TrainingModel.Create(config, device);
             var trainable = model.TrainableParameters().Select(t => (t.name, t.p)).ToList();
             double frozenChecksum = ResumeCheckpoint.FrozenChecksum(TrainingModel.Frozen(model));
