@@ -22,7 +22,6 @@ public sealed record BenchOptions
     /// <see cref="Training.TrainingPrecision"/>: LoRA, decoder, optimizer and loss stay float32).
     /// </summary>
     public bool Bfloat16 { get; init; }
-
     /// <summary>The training step's precision (a <see cref="Training.TrainingPrecision"/> name).</summary>
     public string TrainingPrecision => Bfloat16 ? Training.TrainingPrecision.Bfloat16 : Training.TrainingPrecision.Float32;
     /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
