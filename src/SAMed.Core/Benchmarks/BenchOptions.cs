@@ -17,8 +17,13 @@ public sealed record BenchOptions
     public int MatmulSize { get; init; } = 2048;
     /// <summary>Inference with LoRA folded into the qkv weights (false: LoRA adapters run beside them).</summary>
     public bool MergeLora { get; init; } = true;
-    /// <summary>Run the image encoder in bfloat16 at inference (the decoder stays float32).</summary>
+    /// <summary>
+    /// Run the image encoder in bfloat16 at inference and in the training step (precision "bfloat16" of
+    /// <see cref="Training.TrainingPrecision"/>: LoRA, decoder, optimizer and loss stay float32).
+    /// </summary>
     public bool Bfloat16 { get; init; }
+    /// <summary>The training step's precision (a <see cref="Training.TrainingPrecision"/> name).</summary>
+    public string TrainingPrecision => Bfloat16 ? Training.TrainingPrecision.Bfloat16 : Training.TrainingPrecision.Float32;
     /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
     public int? MmapThreshold { get; init; }
     /// <summary>Training: give freed heap pages back after each global-attention block (ImageEncoderViT.ReleaseHeapInTraining).</summary>

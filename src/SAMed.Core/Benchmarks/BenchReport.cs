@@ -26,12 +26,12 @@ public static class BenchReport
 
         text.AppendLine(CultureInfo.InvariantCulture,
             $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, LoRA rank {o.Rank}, "
-            + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, "
+            + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, training {o.TrainingPrecision}, "
             + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{r.Machine}; libtorch {r.Libtorch}; {r.LoadAverage}; warmup {o.Warmup}, iterations {o.Iterations}");
         Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s at the fastest run");
         Line("inference forward (no grad)", Timing(r.InferenceForward));
-        Line("training step (fwd+loss+bwd+AdamW)", Timing(r.TrainingStep));
+        Line(o.Bfloat16 ? "training step, bf16 encoder" : "training step (fwd+loss+bwd+AdamW)", Timing(r.TrainingStep));
         if (r.DataPerBatch is not null)
             Line("data load + augment per batch", Timing(r.DataPerBatch));
         Line("forward GFLOP (analytic)", string.Create(CultureInfo.InvariantCulture,

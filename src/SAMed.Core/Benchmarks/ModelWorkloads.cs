@@ -88,6 +88,7 @@ public static class ModelWorkloads
         public TrainingWorkload(BenchOptions options)
         {
             model = CreateModel(options);
+            TrainingPrecision.Apply(model, options.TrainingPrecision);
             model.train();
             model.Sam.ImageEncoder.ReleaseHeapInTraining = options.ReleaseHeap;
             images = Images(options);

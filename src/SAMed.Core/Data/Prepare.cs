@@ -71,7 +71,10 @@ public static class Prepare
         }
     }
 
-    /// <summary>Reads one pair and preprocesses it in memory.</summary>
+    /// <summary>
+    /// Reads one pair and preprocesses it in memory, with the image header's voxel size and geometry; errors about its
+    /// labels name the label file.
+    /// </summary>
     public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
     {
         var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
@@ -83,7 +86,15 @@ public static class Prepare
             warnings.Add($"{c.Name}: the label's affine differs from the image's ({c.LabelPath} vs {c.ImagePath}); voxels are used as stored");
 
         var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height);
-        return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, counts, unlisted, warnings);
+        var header = image.Source.Header;
+        return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, c.LabelPath)
+        {
+            SpacingXyz = [.. header.PixDim.Skip(1).Take(3).Select(v => (double)Math.Abs(v))],
+            Geometry = header,
+            LabelVoxels = counts,
+            UnlistedSourceVoxels = unlisted,
+            Warnings = warnings,
+        };
     }
 
     /// <summary>

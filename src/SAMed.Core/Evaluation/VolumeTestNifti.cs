@@ -1,3 +1,4 @@
+using SAMed.Data;
 using SAMed.IO;
 
 namespace SAMed.Evaluation;
@@ -10,7 +11,7 @@ namespace SAMed.Evaluation;
 /// </summary>
 public static class VolumeTestNifti
 {
-    public static void Save(string directory, VolumeTestCase volume, ReadOnlySpan<int> prediction, ReadOnlySpan<int> labels)
+    public static void Save(string directory, PreparedVolume volume, ReadOnlySpan<int> prediction, ReadOnlySpan<int> labels)
     {
         Directory.CreateDirectory(directory);
         var header = volume.Geometry ?? SamedHeader();

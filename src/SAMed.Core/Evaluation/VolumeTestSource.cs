@@ -33,11 +33,11 @@ public static class VolumeTestSource
     }
 
     /// <summary>One SAMed test volume file (NAME.npy.h5).</summary>
-    public static VolumeTestCase ReadH5(string name, string path)
+    public static PreparedVolume ReadH5(string name, string path)
     {
         var volume = SynapseH5.Read(path);
         var shape = volume.Image.Shape;
-        return new VolumeTestCase(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path);
+        return new PreparedVolume(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path);
     }
 
     /// <summary>
@@ -55,17 +55,9 @@ public static class VolumeTestSource
                     throw new FileNotFoundException($"{path}: file of case {c.Name} not found", path);
         }
         var options = new PrepareOptions { OutputDir = ".", LabelMap = labelMap, ClipMin = windowMin, ClipMax = windowMax };
-        return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, () => ReadNifti(c, options)))];
-    }
-
-    private static VolumeTestCase ReadNifti(PrepareCase c, PrepareOptions options)
-    {
-        var header = Nifti.ReadHeader(c.ImagePath);
-        var prepared = Prepare.Load(c, options);
-        double[] spacing = [.. header.PixDim.Skip(1).Take(3).Select(v => (double)Math.Abs(v))];
-        return new VolumeTestCase(c.Name, prepared.Depth, prepared.Height, prepared.Width, prepared.Image, prepared.Label, c.LabelPath, spacing, header);
+        return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, () => Prepare.Load(c, options)))];
     }
 }
 
 /// <summary>A test volume not yet read: its name, file and how to read it.</summary>
-public sealed record VolumeTestItem(string Name, string Path, Func<VolumeTestCase> Load);
+public sealed record VolumeTestItem(string Name, string Path, Func<PreparedVolume> Load);

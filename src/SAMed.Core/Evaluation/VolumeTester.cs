@@ -1,3 +1,4 @@
+using SAMed.Data;
 using SAMed.Inference;
 
 namespace SAMed.Evaluation;
@@ -38,7 +39,7 @@ public sealed class VolumeTester
     }
 
     /// <summary>Segments one volume, scores every class, and writes the NIfTI files when asked.</summary>
-    public CaseEvaluation TestVolume(VolumeTestCase volume, Action<VolumeTestProgress>? progress = null)
+    public CaseEvaluation TestVolume(PreparedVolume volume, Action<VolumeTestProgress>? progress = null)
     {
         // Check the ground truth before spending time on the model.
         var labels = volume.CheckedLabels(Options.NumClasses);
@@ -53,13 +54,13 @@ public sealed class VolumeTester
     }
 
     /// <summary>The label map of a whole volume, [Depth, Height, Width] C order, predicted in batches of slices.</summary>
-    public int[] PredictVolume(VolumeTestCase volume, Action<int, int>? progress = null)
+    public int[] PredictVolume(PreparedVolume volume, Action<int, int>? progress = null)
     {
         var prediction = new int[(long)volume.Depth * volume.SliceSize];
         for (int start = 0; start < volume.Depth; start += Options.BatchSize)
         {
             int count = Math.Min(Options.BatchSize, volume.Depth - start);
-            var slices = Enumerable.Range(start, count).Select(volume.ImageSlice).ToArray();
+            var slices = Enumerable.Range(start, count).Select(volume.ImageSlice2D).ToArray();
             var labels = segmenter.Segment(slices);
             if (labels.Count != count)
                 throw new InvalidOperationException($"the segmenter returned {labels.Count} label maps for {count} slices");
@@ -77,7 +78,7 @@ public sealed class VolumeTester
     }
 
     /// <summary>Grid spacing in array order [z, y, x], or null for unit voxels.</summary>
-    private double[]? Spacing(VolumeTestCase volume)
+    private double[]? Spacing(PreparedVolume volume)
     {
         IReadOnlyList<double>? xyz = Options.Spacing switch
         {

@@ -57,7 +57,7 @@ public sealed class SegmentationModel : IDisposable
     /// <summary>Builds and loads a model; every file problem is an exception naming the file.</summary>
     public static SegmentationModel Load(ModelLoadOptions options)
     {
-        var device = ParseDevice(options.Device);
+        var device = TorchDevices.Parse(options.Device);
         return options.Checkpoint is not null ? LoadMerged(options, device) : LoadWithLora(options, device);
     }
 
@@ -199,20 +199,5 @@ public sealed class SegmentationModel : IDisposable
         };
         result.Validate(source);
         return result;
-    }
-
-    internal static Device ParseDevice(string name)
-    {
-        try
-        {
-            var device = torch.device(name);
-            if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
-                throw new ArgumentException($"device {name}: CUDA is not available on this machine");
-            return device;
-        }
-        catch (Exception e) when (e is not ArgumentException)
-        {
-            throw new ArgumentException($"unknown device '{name}' (use cpu, cuda or cuda:N): {e.Message}", e);
-        }
     }
 }

@@ -165,12 +165,17 @@ public sealed class LoraSam : nn.Module
         {
             using var scope = torch.NewDisposeScope();
             long rank = aQ.weight!.shape[0];
-            var low = torch.nn.functional.linear(input, torch.cat([aQ.weight!, aV.weight!], 0));
-            var newQ = torch.nn.functional.linear(low.narrow(-1, 0, rank), bQ.weight!);
-            var newV = torch.nn.functional.linear(low.narrow(-1, rank, rank), bV.weight!);
+            // A reduced-precision encoder (bfloat16 training) computes in its own type; the float32 LoRA weights are
+            // cast to it here, so their gradients still reach the float32 parameters.
+            var type = input.dtype;
+            var low = torch.nn.functional.linear(input, As(torch.cat([aQ.weight!, aV.weight!], 0), type));
+            var newQ = torch.nn.functional.linear(low.narrow(-1, 0, rank), As(bQ.weight!, type));
+            var newV = torch.nn.functional.linear(low.narrow(-1, rank, rank), As(bV.weight!, type));
             qkv.narrow(-1, 0, dim).add_(newQ);
             qkv.narrow(-1, qkv.shape[^1] - dim, dim).add_(newV);
             return qkv;
         }
+
+        private static Tensor As(Tensor weight, ScalarType type) => weight.dtype == type ? weight : weight.to_type(type);
     }
 }

@@ -145,7 +145,11 @@ public static class ResumeCheckpoint
         using var scope = NewDisposeScope();
         double sum = 0;
         foreach (var p in frozen)
-            sum += p.detach().abs().sum().to_type(ScalarType.Float64).item<double>();
+        {
+            // A bfloat16 encoder is widened to float32 (exactly) first: a bfloat16 sum would keep only 8 significant bits.
+            var values = p.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? p.detach().to_type(ScalarType.Float32) : p.detach();
+            sum += values.abs().sum().to_type(ScalarType.Float64).item<double>();
+        }
         return sum;
     }
 }

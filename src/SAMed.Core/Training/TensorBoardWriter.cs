@@ -11,6 +11,7 @@ namespace SAMed.Training;
 /// </summary>
 public sealed class TensorBoardWriter : IDisposable
 {
+    private static int s_filesCreated;
     private readonly FileStream _stream;
 
     public string Path { get; }
@@ -19,7 +20,10 @@ public sealed class TensorBoardWriter : IDisposable
     {
         Directory.CreateDirectory(directory);
         long seconds = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        Path = System.IO.Path.Combine(directory, $"events.out.tfevents.{seconds}.{Environment.MachineName}.{Environment.ProcessId}");
+        // As tensorboard's EventFileWriter: time, host, pid and a per-process counter, so a run resumed in the same
+        // second by the same process (tests) gets a file of its own.
+        int uid = Interlocked.Increment(ref s_filesCreated) - 1;
+        Path = System.IO.Path.Combine(directory, $"events.out.tfevents.{seconds}.{Environment.MachineName}.{Environment.ProcessId}.{uid}");
         _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
         var first = new ProtoWriter();
         first.Double(1, WallTime());

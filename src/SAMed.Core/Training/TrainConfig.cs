@@ -72,6 +72,15 @@ public sealed record TrainConfig
     /// <summary>cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// float32, or bfloat16: the frozen image encoder holds and computes in bfloat16 while LoRA, prompt encoder,
+    /// mask decoder, optimizer state and loss stay float32 (SAMed_h trains under torch.autocast; see TrainingPrecision).
+    /// </summary>
+    public string Precision { get; init; } = TrainingPrecision.Float32;
+
+    /// <summary>CUDA only: torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32.</summary>
+    public bool AllowTf32 { get; init; } = true;
+
     /// <summary>torch.set_num_threads; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 

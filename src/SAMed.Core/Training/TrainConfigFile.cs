@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SAMed.TorchInterop;
 
 namespace SAMed.Training;
 
@@ -115,6 +116,9 @@ public static class TrainConfigFile
         Require(c.DiceWeight >= 0 && c.DiceWeight <= 1, $"dice_weight {c.DiceWeight} must be in [0, 1]");
         Require(c.SaveInterval >= 1, $"save_interval {c.SaveInterval} must be at least 1");
         Require(c.ResumeInterval >= 1, $"resume_interval {c.ResumeInterval} must be at least 1");
+        Require(TrainingPrecision.IsKnown(c.Precision), c.Precision == "float16"
+            ? "precision 'float16' is not supported: TorchSharp has no gradient scaler, so float16 gradients through the encoder could underflow; use bfloat16"
+            : $"precision '{c.Precision}' must be {string.Join(" or ", TrainingPrecision.Names)}");
         Require(c.Threads >= 0, $"threads {c.Threads} must not be negative");
         Require(c.GradAccumSteps >= 1, $"grad_accum_steps {c.GradAccumSteps} must be at least 1");
         Require(c.GradAccumSteps <= c.EffectiveBatchSize,
@@ -123,8 +127,8 @@ public static class TrainConfigFile
         Require(c.LogInterval >= 1, $"log_interval {c.LogInterval} must be at least 1");
         Require(c.PreviewInterval >= 1, $"preview_interval {c.PreviewInterval} must be at least 1");
         Require(!string.IsNullOrWhiteSpace(c.Output), "output must name a folder");
-        Require(c.Device == "cpu" || c.Device == "cuda" || (c.Device.StartsWith("cuda:", StringComparison.Ordinal)
-            && int.TryParse(c.Device.AsSpan(5), out int index) && index >= 0), $"device '{c.Device}' must be cpu, cuda or cuda:N");
+        if (TorchDevices.FormatProblem(c.Device) is string device)
+            problems.Add(device);
         if (c.SyntheticData)
         {
             Require(c.SyntheticTrainVolumes >= 1, $"synthetic_train_volumes {c.SyntheticTrainVolumes} must be at least 1");
@@ -169,13 +173,9 @@ public static class TrainConfigFile
             if (c.VolumePath is not null && !Directory.Exists(c.VolumePath))
                 problems.Add($"volume_path {c.VolumePath}: folder not found");
         }
-        if (c.Device.StartsWith("cuda", StringComparison.Ordinal))
-        {
-            if (!TorchSharp.torch.cuda.is_available())
-                problems.Add($"device {c.Device}: CUDA is not available to libtorch (torch.cuda.is_available() is false)");
-            else if (c.Device.Length > 5 && int.Parse(c.Device.AsSpan(5)) >= TorchSharp.torch.cuda.device_count())
-                problems.Add($"device {c.Device}: only {TorchSharp.torch.cuda.device_count()} CUDA device(s)");
-        }
+        // A misspelt device is among Problems already.
+        if (TorchDevices.FormatProblem(c.Device) is null && TorchDevices.Problem(c.Device) is string device)
+            problems.Add(device);
         return problems;
     }
 

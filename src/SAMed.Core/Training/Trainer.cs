@@ -142,7 +142,8 @@ public static class Trainer
 
             if (config.Threads > 0)
                 torch.set_num_threads(config.Threads);
-            var device = torch.device(config.Device);
+            var device = TorchDevices.Parse(config.Device);
+            TrainingPrecision.ConfigureBackends(config);
             using var model = TrainingModel.Create(config, device);
             var trainable = model.TrainableParameters().Select(t => (t.name, t.p)).ToList();
             double frozenChecksum = ResumeCheckpoint.FrozenChecksum(TrainingModel.Frozen(model));
@@ -178,7 +179,7 @@ public static class Trainer
                 progress.Message($"run folder: {runDirectory}");
             }
             progress.Message(string.Create(CultureInfo.InvariantCulture,
-                $"model {config.VitName} img {imageSize} rank {config.Rank}: {model.TrainableParameterCount():N0} trainable parameters; {dataset.Count} slices, {perEpoch} iterations per epoch, {totalSteps} iterations on {config.Device}"));
+                $"model {config.VitName} img {imageSize} rank {config.Rank} {config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {dataset.Count} slices, {perEpoch} iterations per epoch, {totalSteps} iterations on {config.Device}"));
 
             string logPath = Path.Combine(runDirectory, LogFile);
             using var log = resume is null ? TrainingLog.Create(logPath) : TrainingLog.Continue(logPath, iteration);

@@ -15,7 +15,8 @@ public static class TrainingModel
 
     /// <summary>
     /// Seeds torch with the run's seed (so random initialisation repeats on resume), builds SAM, loads the SAM
-    /// checkpoint if any, wraps it in LoRA, loads the LoRA warm start if any, and moves it to the device.
+    /// checkpoint if any, wraps it in LoRA, loads the LoRA warm start if any, converts the frozen encoder to the
+    /// run's precision (<see cref="TrainingPrecision"/>) and moves it to the device.
     /// </summary>
     public static LoraSam Create(TrainConfig config, torch.Device device)
     {
@@ -29,6 +30,7 @@ public static class TrainingModel
         var model = new LoraSam(sam, config.Rank);
         if (config.LoraCheckpoint is not null)
             model.LoadLora(config.LoraCheckpoint);
+        TrainingPrecision.Apply(model, config.Precision);
         model.to(device);
         return model;
     }

@@ -21,7 +21,7 @@ public static class BenchCommand
         var matmul = Int("--matmul-size", "Side of the square float32 matmul that measures the machine's rate.", defaults.MatmulSize);
         var mmap = Int("--mmap-threshold", "glibc M_MMAP_THRESHOLD in bytes for this run (-1: glibc's dynamic default).", defaults.MmapThreshold ?? -1);
         var liveLora = new Option<bool>("--live-lora") { Description = "Inference with LoRA adapters beside qkv instead of merged into it." };
-        var bf16 = new Option<bool>("--bf16") { Description = "Inference with the image encoder in bfloat16 (needs a CPU with fast bf16)." };
+        var bf16 = new Option<bool>("--bf16") { Description = "Image encoder in bfloat16 for inference and the training step (LoRA, decoder, AdamW and loss stay float32; needs a CPU with fast bf16)." };
         var releaseHeap = new Option<bool>("--release-heap") { Description = "Training: return freed heap pages to the system after each global-attention block (less memory, slower step)." };
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };

@@ -27,6 +27,7 @@ public static class TrainCommand
         ("--list-dir", "list_dir", "Folder with train.txt and test_vol.txt."),
         ("--volume-path", "volume_path", "Folder of held-out volumes (test_vol_h5) evaluated after training."),
         ("--device", "device", "cpu, cuda or cuda:N."),
+        ("--precision", "precision", "float32, or bfloat16 (frozen encoder in bfloat16; LoRA, decoder, optimizer and loss float32)."),
         ("--threads", "threads", "CPU threads for torch (0: libtorch's default)."),
         ("--num-workers", "num_workers", "Data-loader threads."),
         ("--grad-accum-steps", "grad_accum_steps", "Micro-batches per step (same gradient, less memory)."),

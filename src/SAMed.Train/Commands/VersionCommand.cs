@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SAMed.TorchInterop;
 using TorchSharp;
 
 namespace SAMed.Train.Commands;
@@ -13,7 +14,7 @@ public static class VersionCommand
         {
             Console.WriteLine($"samed {typeof(VersionCommand).Assembly.GetName().Version}");
             Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}");
-            Console.WriteLine($"CUDA available: {torch.cuda.is_available()} ({(torch.cuda.is_available() ? torch.cuda.device_count() : 0)} devices)");
+            Console.WriteLine($"CUDA available: {TorchDevices.CudaAvailable} ({TorchDevices.CudaDeviceCount} devices)");
             Console.WriteLine($"CPU threads: {torch.get_num_threads()}");
             return 0;
         });

@@ -16,6 +16,13 @@ public class WorkloadLeakTests
     }
 
     [Fact]
+    public void TenBfloat16TrainingStepsKeepTheLiveTensorCountFlat()
+    {
+        using var workload = ModelWorkloads.Training(Smoke with { Bfloat16 = true });
+        AssertFlat(workload, warmup: 3, steps: 10);
+    }
+
+    [Fact]
     public void FiftyInferenceForwardsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Inference(Smoke with { MergeLora = false });

@@ -1,3 +1,4 @@
+using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Inference;
 
@@ -37,7 +38,7 @@ internal static class TestFiles
     /// A [6, 20, 24] volume with classes 1..3 as boxes (class 3 only when <paramref name="withClass3"/>), and the image
     /// = label / 10 so an <see cref="IntensitySegmenter"/> reads the labels back exactly.
     /// </summary>
-    public static VolumeTestCase Volume(string name, bool withClass3 = true, int depth = 6, int height = 20, int width = 24)
+    public static PreparedVolume Volume(string name, bool withClass3 = true, int depth = 6, int height = 20, int width = 24)
     {
         var label = new float[depth * height * width];
         void Box(int c, int z0, int z1, int y0, int y1, int x0, int x1)
@@ -52,7 +53,7 @@ internal static class TestFiles
         if (withClass3)
             Box(3, 2, 4, 3, 6, 15, 19);
         var image = label.Select(v => v / 10f).ToArray();
-        return new VolumeTestCase(name, depth, height, width, image, label, $"{name}.npy.h5");
+        return new PreparedVolume(name, depth, height, width, image, label, $"{name}.npy.h5");
     }
 }
 

@@ -41,7 +41,7 @@ public class VolumeTestNiftiTests
     }
 
     /// <summary>Finds each slice in the volume by its image and returns that slice's labels.</summary>
-    private sealed class GroundTruthSegmenter(VolumeTestCase volume, int[] labels) : SAMed.Inference.ISliceSegmenter
+    private sealed class GroundTruthSegmenter(PreparedVolume volume, int[] labels) : SAMed.Inference.ISliceSegmenter
     {
         public int NumClasses => 8;
 

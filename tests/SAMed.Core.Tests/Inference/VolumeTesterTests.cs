@@ -149,7 +149,7 @@ public class VolumeTesterTests
         Assert.Throws<ArgumentException>(() => new VolumeTester(new IntensitySegmenter(2), new VolumeTestOptions { NumClasses = 3 }));
     }
 
-    private static void WriteH5(string path, VolumeTestCase volume)
+    private static void WriteH5(string path, PreparedVolume volume)
     {
         long[] shape = [volume.Depth, volume.Height, volume.Width];
         SynapseH5.Write(path, new VolumeArrays(NpyArray.FromFloat32(volume.Image, shape), NpyArray.FromFloat32(volume.Label, shape)));

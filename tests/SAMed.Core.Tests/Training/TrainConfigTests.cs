@@ -106,6 +106,16 @@ public class TrainConfigTests
     }
 
     [Fact]
+    public void MisspeltDeviceIsReportedOnce()
+    {
+        var c = new TrainConfig { SyntheticData = true, Device = "gpu0" };
+        Assert.Contains("device 'gpu0' must be cpu, cuda or cuda:N", TrainConfigFile.Problems(c));
+        Assert.DoesNotContain(TrainConfigFile.EnvironmentProblems(c), p => p.Contains("gpu0", StringComparison.Ordinal));
+        var e = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Check(c, "cfg"));
+        Assert.Single(e.Message.Split('\n'), line => line.Contains("gpu0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void MissingCheckpointAndUnavailableCudaAreEnvironmentProblems()
     {
         var c = new TrainConfig { SyntheticData = true, SamCheckpoint = "/nonexistent/sam.pth", Device = "cuda" };

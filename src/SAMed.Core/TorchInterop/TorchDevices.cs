@@ -1,0 +1,47 @@
+using System.Globalization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SAMed.TorchInterop;
+
+/// <summary>Device names as SAMed's configurations and commands take them: cpu, cuda or cuda:N.</summary>
+public static class TorchDevices
+{
+    public static bool CudaAvailable => torch.cuda.is_available();
+
+    /// <summary>The number of CUDA devices libtorch can use (0 when CUDA is not available).</summary>
+    public static int CudaDeviceCount => CudaAvailable ? torch.cuda.device_count() : 0;
+
+    /// <summary>The torch device a name denotes; an <see cref="ArgumentException"/> with <see cref="Problem"/> if it is unusable.</summary>
+    public static Device Parse(string name)
+    {
+        if (Problem(name) is string problem)
+            throw new ArgumentException(problem, nameof(name));
+        return torch.device(name);
+    }
+
+    /// <summary>
+    /// Why a device cannot be used (a name other than cpu, cuda or cuda:N; CUDA not available; a CUDA index beyond
+    /// the devices there are), or null when it can.
+    /// </summary>
+    public static string? Problem(string name)
+    {
+        if (FormatProblem(name) is string format)
+            return format;
+        if (name == "cpu")
+            return null;
+        if (!CudaAvailable)
+            return $"device {name}: CUDA is not available to libtorch (torch.cuda.is_available() is false)";
+        int count = torch.cuda.device_count();
+        if (name.Length > 5 && int.Parse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture) >= count)
+            return $"device {name}: only {count} CUDA device(s)";
+        return null;
+    }
+
+    /// <summary>The spelling alone, without asking libtorch: null for cpu, cuda or cuda:N (N a non-negative integer).</summary>
+    public static string? FormatProblem(string name) =>
+        name is "cpu" or "cuda"
+        || (name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            ? null
+            : $"device '{name}' must be cpu, cuda or cuda:N";
+}
