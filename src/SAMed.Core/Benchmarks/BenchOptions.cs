@@ -28,18 +28,28 @@ public sealed record BenchOptions
     public int? MmapThreshold { get; init; }
     /// <summary>Training: give freed heap pages back after each global-attention block (ImageEncoderViT.ReleaseHeapInTraining).</summary>
     public bool ReleaseHeap { get; init; }
+    /// <summary>
+    /// Runs of each workload in its memory child (at least warmup + 1). The peak is reported after warmup + 1 runs
+    /// and after all of them: glibc's heap fragments over a training run, so the peak keeps rising for tens of steps.
+    /// </summary>
+    public int MemoryRuns { get; init; } = 12;
+    /// <summary>Training: keep the windowed blocks' attention softmax for backward instead of recomputing it (faster step, more memory).</summary>
+    public bool KeepWindowSoftmax { get; init; }
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>
     public bool Data { get; init; } = true;
 
+    /// <summary>Runs after which the early peak is taken: warmup + 1, at least 2.</summary>
+    public int EarlyMemoryRuns => Math.Max(2, Warmup + 1);
+
     public void ThrowIfInvalid()
     {
-        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1)
+        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1 || MemoryRuns < 1)
         {
             throw new ArgumentException(
                 $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
-                + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1)");
+                + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1), memory runs {MemoryRuns} (>= 1)");
         }
         if (Bfloat16 && !MergeLora)
             throw new ArgumentException("bfloat16 inference runs on the merged model; do not combine it with live LoRA");

@@ -27,7 +27,8 @@ public static class BenchReport
         text.AppendLine(CultureInfo.InvariantCulture,
             $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, LoRA rank {o.Rank}, "
             + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, training {o.TrainingPrecision}, "
-            + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}");
+            + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}"
+            + $"{(o.KeepWindowSoftmax ? ", windowed softmax kept for backward" : "")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{r.Machine}; libtorch {r.Libtorch}; {r.LoadAverage}; warmup {o.Warmup}, iterations {o.Iterations}");
         Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s at the fastest run");
         Line("inference forward (no grad)", Timing(r.InferenceForward));
@@ -40,8 +41,11 @@ public static class BenchReport
         Line("forward achieved", string.Create(CultureInfo.InvariantCulture, $"{r.ForwardGflops:F1} GFLOP/s = {100 * r.FractionOfMatmul:F1}% of the matmul rate"));
         Line("forward achieved, CPU time", string.Create(CultureInfo.InvariantCulture, $"{100 * r.FractionOfMatmulByCpu:F1}% of the matmul rate per CPU-second"));
         Line("training step / forward", string.Create(CultureInfo.InvariantCulture, $"{r.TrainToForwardRatio:F2} x (CPU time {r.TrainToForwardRatioByCpu:F2} x)"));
-        Line("peak memory inference (VmHWM)", Gib(r.InferencePeakBytes));
-        Line("peak memory training (VmHWM)", Gib(r.TrainingPeakBytes));
+        string Peaks(long? early, long? last) => last is null
+            ? "not measured"
+            : $"{Gib(last)} after {r.MemoryRuns} runs ({Gib(early)} after {o.EarlyMemoryRuns})";
+        Line("peak memory inference (VmHWM)", Peaks(r.InferencePeakEarlyBytes, r.InferencePeakBytes));
+        Line("peak memory training (VmHWM)", Peaks(r.TrainingPeakEarlyBytes, r.TrainingPeakBytes));
         return text.ToString();
     }
 

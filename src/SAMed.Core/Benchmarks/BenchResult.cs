@@ -15,8 +15,13 @@ public sealed record BenchResult
     public required SampleStats InferenceForward { get; init; }
     public required SampleStats TrainingStep { get; init; }
     public SampleStats? DataPerBatch { get; init; }
+    /// <summary>VmHWM after all <see cref="MemoryRuns"/> runs of the memory child.</summary>
     public long? InferencePeakBytes { get; init; }
     public long? TrainingPeakBytes { get; init; }
+    /// <summary>VmHWM after warmup + 1 runs (at least 2).</summary>
+    public long? InferencePeakEarlyBytes { get; init; }
+    public long? TrainingPeakEarlyBytes { get; init; }
+    public int? MemoryRuns { get; init; }
 
     public double ForwardGflops => InferenceFlops.Total / InferenceForward.Median / 1e9;
 

@@ -12,9 +12,9 @@ public enum MemoryWorkload
 /// <summary>Runs the whole benchmark in this process, with peak memory measured by a caller-supplied child runner.</summary>
 public static class BenchRunner
 {
-    /// <param name="childPeak">Runs the given workload in a fresh process and returns its VmHWM in bytes.</param>
+    /// <param name="childPeak">Runs the given workload in a fresh process and returns its VmHWM in bytes after each run.</param>
     /// <param name="progress">Receives a line before each part.</param>
-    public static BenchResult Run(BenchOptions options, Func<MemoryWorkload, long>? childPeak, Action<string>? progress = null)
+    public static BenchResult Run(BenchOptions options, Func<MemoryWorkload, IReadOnlyList<(int Runs, long Bytes)>>? childPeak, Action<string>? progress = null)
     {
         options.ThrowIfInvalid();
         ApplyThreads(options);
@@ -45,13 +45,13 @@ public static class BenchRunner
             data = DataBenchmark.Measure(options, config.ImageEmbeddingSize * 4);
         }
 
-        long? inferencePeak = null, trainingPeak = null;
+        IReadOnlyList<(int Runs, long Bytes)>? inferencePeaks = null, trainingPeaks = null;
         if (options.Memory && childPeak is not null)
         {
-            progress("peak memory of inference (child process)");
-            inferencePeak = childPeak(MemoryWorkload.Inference);
-            progress("peak memory of training (child process)");
-            trainingPeak = childPeak(MemoryWorkload.Training);
+            progress($"peak memory of inference (child process, {options.MemoryRuns} runs)");
+            inferencePeaks = childPeak(MemoryWorkload.Inference);
+            progress($"peak memory of training (child process, {options.MemoryRuns} steps)");
+            trainingPeaks = childPeak(MemoryWorkload.Training);
         }
 
         return new BenchResult
@@ -70,23 +70,33 @@ public static class BenchRunner
             InferenceForward = inference,
             TrainingStep = training,
             DataPerBatch = data,
-            InferencePeakBytes = inferencePeak,
-            TrainingPeakBytes = trainingPeak,
+            InferencePeakBytes = inferencePeaks?[^1].Bytes,
+            TrainingPeakBytes = trainingPeaks?[^1].Bytes,
+            InferencePeakEarlyBytes = PeakAfter(inferencePeaks, options.EarlyMemoryRuns),
+            TrainingPeakEarlyBytes = PeakAfter(trainingPeaks, options.EarlyMemoryRuns),
+            MemoryRuns = inferencePeaks?[^1].Runs,
         };
     }
 
-    /// <summary>What a memory child does: build the workload, run it warmup + 1 times, report VmHWM on the output.</summary>
+    /// <summary>
+    /// What a memory child does: build the workload, run it <see cref="BenchOptions.MemoryRuns"/> times (at least
+    /// warmup + 1) and report VmHWM on the output after each run.
+    /// </summary>
     public static void RunMemoryChild(BenchOptions options, MemoryWorkload workload, TextWriter output)
     {
         options.ThrowIfInvalid();
         ApplyThreads(options);
-        using (var work = workload == MemoryWorkload.Inference ? ModelWorkloads.Inference(options) : ModelWorkloads.Training(options))
+        using var work = workload == MemoryWorkload.Inference ? ModelWorkloads.Inference(options) : ModelWorkloads.Training(options);
+        int runs = Math.Max(options.MemoryRuns, options.EarlyMemoryRuns);
+        for (int i = 1; i <= runs; i++)
         {
-            for (int i = 0; i < Math.Max(2, options.Warmup + 1); i++)
-                work.Run();
+            work.Run();
+            PeakMemory.Report(output, i);
         }
-        PeakMemory.Report(output);
     }
+
+    private static long? PeakAfter(IReadOnlyList<(int Runs, long Bytes)>? peaks, int runs) =>
+        peaks?.Where(p => p.Runs <= runs).Select(p => (long?)p.Bytes).LastOrDefault();
 
     /// <summary>The 1, 5 and 15 minute load averages (/proc/loadavg), or "n/a".</summary>
     public static string Load()

@@ -25,15 +25,22 @@ public static class PeakMemory
         return null;
     }
 
-    /// <summary>Prints the marker line with this process's peak (what a child does last).</summary>
-    public static void Report(TextWriter output) =>
-        output.WriteLine($"{Marker}{(CurrentProcessPeakBytes() ?? -1).ToString(CultureInfo.InvariantCulture)}");
+    /// <summary>Prints the marker line with this process's peak after <paramref name="runs"/> runs (what a child does after each run).</summary>
+    public static void Report(TextWriter output, int runs) =>
+        output.WriteLine($"{Marker}{runs.ToString(CultureInfo.InvariantCulture)}:{(CurrentProcessPeakBytes() ?? -1).ToString(CultureInfo.InvariantCulture)}");
+
+    /// <summary>The (runs, peak bytes) pairs of a child's marker lines, in order.</summary>
+    public static IReadOnlyList<(int Runs, long Bytes)> Parse(string output) =>
+        output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith(Marker, StringComparison.Ordinal))
+            .Select(l => l[Marker.Length..].Split(':'))
+            .Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), long.Parse(p[1], CultureInfo.InvariantCulture)))
+            .ToList();
 
     /// <summary>
-    /// Runs a child process (the same program in its hidden measuring mode) and returns the peak it reports.
-    /// The child's other output is discarded; a failure surfaces with its error output.
+    /// Runs a child process (the same program in its hidden measuring mode) and returns the peaks it reports after
+    /// each run. The child's other output is discarded; a failure surfaces with its error output.
     /// </summary>
-    public static long RunChild(string executable, IReadOnlyList<string> arguments)
+    public static IReadOnlyList<(int Runs, long Bytes)> RunChild(string executable, IReadOnlyList<string> arguments)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -47,13 +54,13 @@ public static class PeakMemory
         var errors = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        string line = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith(Marker, StringComparison.Ordinal)) ?? "";
-        if (process.ExitCode != 0 || line.Length == 0)
+        var peaks = Parse(output);
+        if (process.ExitCode != 0 || peaks.Count == 0)
         {
             throw new InvalidOperationException(
                 $"the memory child ({executable} {string.Join(' ', arguments)}) failed with exit code {process.ExitCode}: {errors.Result.Trim()}");
         }
-        return long.Parse(line[Marker.Length..], CultureInfo.InvariantCulture);
+        return peaks;
     }
 
     /// <summary>How to start this program again: the apphost itself, or dotnet with the entry assembly.</summary>

@@ -59,6 +59,21 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     public bool ReleaseHeapInTraining { get; set; }
 
     /// <summary>
+    /// In training, keep the windowed blocks' attention softmax for backward instead of recomputing it
+    /// (<see cref="EncoderAttention.KeepsSoftmaxInTraining"/>): vit_b at 512, about 3% faster steps for 133 MiB more
+    /// saved tensors, and more heap fragmentation over a long run (docs/performance.md). Off by default.
+    /// </summary>
+    public bool KeepWindowedSoftmaxInTraining
+    {
+        get => blocks.Any(b => b.WindowSize > 0 && b.Attn.KeepsSoftmaxInTraining);
+        set
+        {
+            foreach (var block in blocks.Where(b => b.WindowSize > 0))
+                block.Attn.KeepsSoftmaxInTraining = value;
+        }
+    }
+
+    /// <summary>
     /// Encodes [B, 3, S, S]. An encoder converted to another floating type (e.g. bfloat16 for inference) computes in
     /// that type and returns the embeddings in the input's type.
     /// </summary>
@@ -147,10 +162,14 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
         var h = norm1.forward(x);
         if (window_size > 0)
         {
+            // SAM pads the normalised tokens with zeros and runs qkv and proj on whole windows. Padded tokens project
+            // to the qkv bias, and proj acts token by token, so both run on the real tokens only: the same result
+            // without the padded tokens' share of the two largest products (1764 -> 1024 tokens for vit_b at 512).
             long height = h.shape[1], width = h.shape[2];
-            var (windows, padded) = WindowPartition(h, window_size);
-            var attended = attn.forward(windows);
-            h = WindowUnpartition(attended, window_size, padded, (height, width));
+            var fused = attn.Project(h, withBias: false);
+            var (windows, padded) = WindowPartition(fused, window_size);
+            var attended = attn.Attend(attn.AddQkvBias(windows));
+            h = attn.Proj(WindowUnpartition(attended, window_size, padded, (height, width)));
         }
         else
         {
@@ -218,6 +237,12 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 
     public int Dim { get; }
 
+    /// <summary>
+    /// In training, keep the attention softmax for backward instead of recomputing it (see
+    /// <see cref="RelPosAttention.Apply"/>). Off by default; see <see cref="ImageEncoderViT.KeepWindowedSoftmaxInTraining"/>.
+    /// </summary>
+    public bool KeepsSoftmaxInTraining { get; set; }
+
     public Linear Qkv => qkv;
 
     /// <summary>
@@ -229,10 +254,30 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        long b = x.shape[0], h = x.shape[1], w = x.shape[2];
-        var fused = qkv.forward(x);
-        if (QkvAdapter is not null)
-            fused = QkvAdapter.Apply(x, fused);
+        return proj.forward(Attend(Project(x))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// qkv(x) with LoRA's updates, [B, H, W, 3 * dim]. Without the bias, for callers that add it after padding
+    /// (a zero-padded token's projection is exactly the bias).
+    /// </summary>
+    public Tensor Project(Tensor x, bool withBias = true)
+    {
+        var fused = withBias ? qkv.forward(x) : F.linear(x, qkv.weight!);
+        return QkvAdapter is null ? fused : QkvAdapter.Apply(x, fused);
+    }
+
+    /// <summary>Adds the qkv bias (if any) in place to fused projections from <c>Project(x, withBias: false)</c>.</summary>
+    public Tensor AddQkvBias(Tensor fused) => qkv.bias is null ? fused : fused.add_(qkv.bias);
+
+    /// <summary>The output projection, [..., dim].</summary>
+    public Tensor Proj(Tensor x) => proj.forward(x);
+
+    /// <summary>Multi-head attention of fused projections [B, H, W, 3 * dim] before the output projection: [B, H, W, dim].</summary>
+    public Tensor Attend(Tensor fused)
+    {
+        using var scope = torch.NewDisposeScope();
+        long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2];
 
         // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B, nHead, H * W, C)
         var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0);
@@ -240,24 +285,27 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var k = heads[1];
         var v = heads[2];
 
-        // softmax(q k^T * scale + rel_h + rel_w) v in one fused kernel: the relative position bias is the float mask.
-        // The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
+        // softmax(q k^T * scale + rel_h + rel_w) v. The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
         Tensor attended;
         if (rel_pos_h is null || rel_pos_w is null)
         {
             attended = F.scaled_dot_product_attention(q, k, v);
         }
-        else if (UsesRelPosAttention(q, rel_pos_h, rel_pos_w))
+        else if (rel_pos_h.requires_grad || rel_pos_w.requires_grad)
         {
-            attended = RelPosAttention.Apply(q, k, v, GetRelPos(h, h, rel_pos_h), GetRelPos(w, w, rel_pos_w), (h, w), (h, w));
-        }
-        else
-        {
+            // Trainable position tables (not SAMed's recipe): plain autograd through the bias as a float mask.
             var bias = DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
             attended = F.scaled_dot_product_attention(q, k, v, bias);
         }
-        var output = attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
-        return proj.forward(output).MoveToOuterDisposeScope();
+        else
+        {
+            var tableH = GetRelPos(h, h, rel_pos_h);
+            var tableW = GetRelPos(w, w, rel_pos_w);
+            attended = UsesRelPosAttention(q, rel_pos_h, rel_pos_w)
+                ? RelPosAttention.Apply(q, k, v, tableH, tableW, (h, w), (h, w), keepProbabilities: KeepsSoftmaxInTraining)
+                : RelPosAttention.Compute(q, k, v, tableH, tableW, (h, w), (h, w));
+        }
+        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>

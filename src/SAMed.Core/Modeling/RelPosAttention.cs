@@ -29,27 +29,49 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     /// q, k, v [B, heads, L = H * W, head_dim]; tables from <see cref="EncoderAttention.GetRelPos"/>: relPosH
     /// [qH, kH, head_dim], relPosW [qW, kW, head_dim]. The tables get no gradient.
     /// </summary>
-    public static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize) =>
-        apply(q, k, v, relPosH, relPosW, qSize.H, qSize.W, kSize.H, kSize.W);
+    /// <param name="keepProbabilities">
+    /// Keep the softmax for backward instead of recomputing it: faster backward for the price of [B, heads, Lq, Lk]
+    /// floats (worth it for small windows; the encoder keeps it for its windowed blocks only).
+    /// </param>
+    public static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize, bool keepProbabilities = false) =>
+        apply(q, k, v, relPosH, relPosW, qSize.H, qSize.W, kSize.H, kSize.W, keepProbabilities);
+
+    /// <summary>
+    /// The same attention without autograd (inference): the bias is built and used in chunks of (batch x head)
+    /// groups, which are reused from the heap instead of one [B, heads, L, L] mapping per block.
+    /// </summary>
+    public static Tensor Compute(Tensor q, Tensor k, Tensor v, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var (q3, k3, v3) = Grouped(q, k, v);
+        var output3 = torch.empty(q3.shape[0], q3.shape[1], v3.shape[2], dtype: q.dtype, device: q.device);
+        foreach (var (start, length) in Chunks(q3.shape[0], q3.shape[1], k3.shape[1]))
+        {
+            using var chunkScope = NewDisposeScope();
+            var qc = q3.narrow(0, start, length);
+            var bias = EncoderAttention.DecomposedRelPosBiasFromTables(qc, relPosH, relPosW, qSize, kSize);
+            var attended = F.scaled_dot_product_attention(qc.unsqueeze(0), k3.narrow(0, start, length).unsqueeze(0), v3.narrow(0, start, length).unsqueeze(0), bias.unsqueeze(0));
+            output3.narrow(0, start, length).copy_(attended[0]);
+        }
+        return output3.view(q.shape[0], q.shape[1], q.shape[2], v.shape[3]).MoveToOuterDisposeScope();
+    }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (q, k, v, relPosH, relPosW, qSize, kSize) = Unpack(vars);
-        Tensor output;
-        using (var scope = NewDisposeScope())
+        if ((bool)vars[9])
         {
+            // The probabilities outlive this call (saved after it returns); the caller's dispose scope frees the handle.
             var (q3, k3, v3) = Grouped(q, k, v);
-            var output3 = torch.empty(q3.shape[0], q3.shape[1], v3.shape[2], dtype: q.dtype, device: q.device);
-            foreach (var (start, length) in Chunks(q3.shape[0], q3.shape[1], k3.shape[1]))
-            {
-                using var chunkScope = NewDisposeScope();
-                var qc = q3.narrow(0, start, length);
-                var bias = EncoderAttention.DecomposedRelPosBiasFromTables(qc, relPosH, relPosW, qSize, kSize);
-                var attended = F.scaled_dot_product_attention(qc.unsqueeze(0), k3.narrow(0, start, length).unsqueeze(0), v3.narrow(0, start, length).unsqueeze(0), bias.unsqueeze(0));
-                output3.narrow(0, start, length).copy_(attended[0]);
-            }
-            output = output3.view(q.shape[0], q.shape[1], q.shape[2], v.shape[3]).MoveToOuterDisposeScope();
+            using var scale = (1.0 / Math.Sqrt(q.shape[3])).ToScalar();
+            var probabilities = Probabilities(q3, k3, relPosH, relPosW, qSize, kSize, scale);
+            using var output3 = torch.bmm(probabilities, v3);
+            ctx.save_for_backward([q, k, v, relPosH, relPosW, probabilities]);
+            ctx.save_data("sizes", new[] { qSize.H, qSize.W, kSize.H, kSize.W });
+            return output3.view(q.shape[0], q.shape[1], q.shape[2], v.shape[3]);
         }
+        var output = Compute(q, k, v, relPosH, relPosW, qSize, kSize);
         ctx.save_for_backward([q, k, v, relPosH, relPosW]);
         ctx.save_data("sizes", new[] { qSize.H, qSize.W, kSize.H, kSize.W });
         return output;
@@ -67,6 +89,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         using (var scope = NewDisposeScope())
         {
             var (q, k, v, relPosH, relPosW) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
+            var kept = saved.Count > 5 ? saved[5] : null;
             var (q3, k3, v3) = Grouped(q, k, v);
             var gradOut3 = gradOutput.reshape(v3.shape[0], q3.shape[1], v3.shape[2]);
             var dq3 = torch.empty_like(q3);
@@ -80,7 +103,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                 var qc = q3.narrow(0, start, length);
                 var kc = k3.narrow(0, start, length);
                 var gradOutC = gradOut3.narrow(0, start, length);
-                var probabilities = Probabilities(qc, kc, relPosH, relPosW, qSize, kSize, scale);
+                var probabilities = kept?.narrow(0, start, length) ?? Probabilities(qc, kc, relPosH, relPosW, qSize, kSize, scale);
                 dv3.narrow(0, start, length).copy_(torch.bmm(probabilities.transpose(1, 2), gradOutC));
 
                 // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
@@ -106,7 +129,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         ctx.Dispose();
         gradOutput.Dispose();
         handedOver = [dq, dk, dv];
-        return [dq, dk, dv, null!, null!, null!, null!, null!, null!];
+        return [dq, dk, dv, null!, null!, null!, null!, null!, null!, null!];
     }
 
     /// <summary>

@@ -8,10 +8,13 @@ namespace SAMed.Tests.Modeling;
 public class RelPosAttentionTests
 {
     [Theory]
-    [InlineData(3, 2, 4, 4, 8)] // windowed-like: several windows, small grid
-    [InlineData(1, 3, 5, 7, 6)] // non-square grid
-    [InlineData(3, 1, 32, 32, 4)] // 3 groups of 4 MiB attention matrices: more than one chunk
-    public void OutputAndGradientsMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim)
+    [InlineData(3, 2, 4, 4, 8, false)] // windowed-like: several windows, small grid
+    [InlineData(3, 2, 4, 4, 8, true)] // the same, softmax kept for backward
+    [InlineData(1, 3, 5, 7, 6, false)] // non-square grid
+    [InlineData(1, 3, 5, 7, 6, true)]
+    [InlineData(3, 1, 32, 32, 4, false)] // 3 groups of 4 MiB attention matrices: more than one chunk
+    [InlineData(3, 1, 32, 32, 4, true)]
+    public void OutputAndGradientsMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim, bool keepProbabilities)
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(7);
@@ -28,7 +31,7 @@ public class RelPosAttentionTests
 
         var have = RelPosAttention.Apply(q, k, v,
             EncoderAttention.GetRelPos(height, height, relPosH), EncoderAttention.GetRelPos(width, width, relPosW),
-            (height, width), (height, width));
+            (height, width), (height, width), keepProbabilities);
         var (dq, dk, dv) = Gradients(have, gradOutput, q, k, v);
 
         AssertClose("output", have, want);
