@@ -33,8 +33,8 @@ public sealed record BenchOptions
     /// and after all of them: glibc's heap fragments over a training run, so the peak keeps rising for tens of steps.
     /// </summary>
     public int MemoryRuns { get; init; } = 12;
-    /// <summary>Training: keep the windowed blocks' attention softmax for backward instead of recomputing it (faster step, more memory).</summary>
-    public bool KeepWindowSoftmax { get; init; }
+    /// <summary>Training: keep the windowed blocks' attention softmax for backward (the default) instead of recomputing it (slower step, less memory).</summary>
+    public bool KeepWindowSoftmax { get; init; } = true;
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>

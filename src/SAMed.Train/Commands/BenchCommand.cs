@@ -24,7 +24,7 @@ public static class BenchCommand
         var bf16 = new Option<bool>("--bf16") { Description = "Image encoder in bfloat16 for inference and the training step (LoRA, decoder, AdamW and loss stay float32; needs a CPU with fast bf16)." };
         var releaseHeap = new Option<bool>("--release-heap") { Description = "Training: return freed heap pages to the system after each global-attention block (less memory, slower step)." };
         var memoryRuns = Int("--memory-runs", "Runs of each workload in its peak-memory child (the peak is also given after warmup + 1).", defaults.MemoryRuns);
-        var keepWindowSoftmax = new Option<bool>("--keep-window-softmax") { Description = "Training: keep the windowed blocks' attention softmax for backward (faster step, more memory)." };
+        var recomputeWindowSoftmax = new Option<bool>("--recompute-window-softmax") { Description = "Training: recompute the windowed blocks' attention softmax in backward instead of keeping it (less memory, slower step)." };
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
@@ -32,7 +32,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, recomputeWindowSoftmax, noMemory, noData, json, child,
         };
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
@@ -52,7 +52,7 @@ public static class BenchCommand
                 Bfloat16 = result.GetValue(bf16),
                 ReleaseHeap = result.GetValue(releaseHeap),
                 MemoryRuns = result.GetValue(memoryRuns),
-                KeepWindowSoftmax = result.GetValue(keepWindowSoftmax),
+                KeepWindowSoftmax = !result.GetValue(recomputeWindowSoftmax),
                 Memory = !result.GetValue(noMemory),
                 Data = !result.GetValue(noData),
             };
@@ -73,7 +73,7 @@ public static class BenchCommand
                     "--rank", Text(options.Rank), "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
                     .. options.ReleaseHeap ? ["--release-heap"] : Array.Empty<string>(),
-                    .. options.KeepWindowSoftmax ? ["--keep-window-softmax"] : Array.Empty<string>(),
+                    .. options.KeepWindowSoftmax ? Array.Empty<string>() : ["--recompute-window-softmax"],
                     "--memory-runs", Text(options.MemoryRuns), "--memory-child", workload.ToString(),
                 ];
                 return PeakMemory.RunChild(executable, arguments);
