@@ -166,11 +166,7 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
             // SAM pads the normalised tokens with zeros and runs qkv and proj on whole windows. Padded tokens project
             // to the qkv bias, and proj acts token by token, so both run on the real tokens only: the same result
             // without the padded tokens' share of the two largest products (1764 -> 1024 tokens for vit_b at 512).
-            long height = h.shape[1], width = h.shape[2];
-            var fused = attn.Project(h, withBias: false);
-            var (windows, padded) = WindowPartition(fused, window_size);
-            var attended = attn.Attend(attn.AddQkvBias(windows));
-            h = attn.Proj(WindowUnpartition(attended, window_size, padded, (height, width)));
+            h = attn.Proj(attn.AttendInWindows(attn.Project(h, withBias: false), window_size));
         }
         else
         {
@@ -268,8 +264,28 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         return QkvAdapter is null ? fused : QkvAdapter.Apply(x, fused);
     }
 
-    /// <summary>Adds the qkv bias (if any) in place to fused projections from <c>Project(x, withBias: false)</c>.</summary>
-    public Tensor AddQkvBias(Tensor fused) => qkv.bias is null ? fused : fused.add_(qkv.bias);
+    /// <summary>
+    /// Window attention of fused projections without the qkv bias ([B, H, W, 3 * dim] from
+    /// <c>Project(x, withBias: false)</c>): SAM's zero-padding to whole windows (a padded token's projection is the
+    /// bias), attention in each window, and back to [B, H, W, dim] before the output projection.
+    /// </summary>
+    public Tensor AttendInWindows(Tensor fusedWithoutBias, int windowSize)
+    {
+        using var scope = torch.NewDisposeScope();
+        if (HasFrozenRelPos(out var tableH, out var tableW, windowSize, windowSize))
+        {
+            var result = UsesRelPosAttention(fusedWithoutBias, rel_pos_h!, rel_pos_w!)
+                ? RelPosAttention.Apply(fusedWithoutBias, num_heads, tableH, tableW, KeepsSoftmaxInTraining, windowSize, qkv.bias)
+                : RelPosAttention.Compute(fusedWithoutBias, num_heads, tableH, tableW, windowSize, qkv.bias);
+            return result.MoveToOuterDisposeScope();
+        }
+        long height = fusedWithoutBias.shape[1], width = fusedWithoutBias.shape[2];
+        var (windows, padded) = EncoderBlock.WindowPartition(fusedWithoutBias, windowSize);
+        if (qkv.bias is not null)
+            windows = windows + qkv.bias;
+        var attended = Attend(windows);
+        return EncoderBlock.WindowUnpartition(attended, windowSize, padded, (height, width)).MoveToOuterDisposeScope();
+    }
 
     /// <summary>The output projection, [..., dim].</summary>
     public Tensor Proj(Tensor x) => proj.forward(x);
@@ -279,6 +295,13 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2];
+        if (HasFrozenRelPos(out var tableH, out var tableW, h, w))
+        {
+            var result = UsesRelPosAttention(fused, rel_pos_h!, rel_pos_w!)
+                ? RelPosAttention.Apply(fused, num_heads, tableH, tableW, KeepsSoftmaxInTraining)
+                : RelPosAttention.Compute(fused, num_heads, tableH, tableW);
+            return result.MoveToOuterDisposeScope();
+        }
 
         // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B, nHead, H * W, C)
         var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0);
@@ -287,34 +310,34 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var v = heads[2];
 
         // softmax(q k^T * scale + rel_h + rel_w) v. The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
-        Tensor attended;
-        if (rel_pos_h is null || rel_pos_w is null)
-        {
-            attended = F.scaled_dot_product_attention(q, k, v);
-        }
-        else if (rel_pos_h.requires_grad || rel_pos_w.requires_grad)
-        {
-            // Trainable position tables (not SAMed's recipe): plain autograd through the bias as a float mask.
-            var bias = DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
-            attended = F.scaled_dot_product_attention(q, k, v, bias);
-        }
-        else
-        {
-            var tableH = GetRelPos(h, h, rel_pos_h);
-            var tableW = GetRelPos(w, w, rel_pos_w);
-            attended = UsesRelPosAttention(q, rel_pos_h, rel_pos_w)
-                ? RelPosAttention.Apply(q, k, v, tableH, tableW, (h, w), (h, w), keepProbabilities: KeepsSoftmaxInTraining)
-                : RelPosAttention.Compute(q, k, v, tableH, tableW, (h, w), (h, w));
-        }
+        // Trainable position tables (not SAMed's recipe) take plain autograd through the bias as a float mask.
+        Tensor? bias = rel_pos_h is null || rel_pos_w is null
+            ? null
+            : DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
+        var attended = F.scaled_dot_product_attention(q, k, v, bias);
         return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The position tables for an h x w grid when there are tables and they get no gradient.</summary>
+    private bool HasFrozenRelPos(out Tensor tableH, out Tensor tableW, long h, long w)
+    {
+        if (rel_pos_h is null || rel_pos_w is null || rel_pos_h.requires_grad || rel_pos_w.requires_grad)
+        {
+            tableH = tableW = null!;
+            return false;
+        }
+        tableH = GetRelPos(h, h, rel_pos_h);
+        tableW = GetRelPos(w, w, rel_pos_w);
+        return true;
+    }
+
     /// <summary>
-    /// Whether attention goes through <see cref="RelPosAttention"/>: when autograd will need q's gradient and the
-    /// position tables are frozen (SAMed's training), so that no [heads, L, L] softmax is kept for backward.
+    /// Whether attention goes through <see cref="RelPosAttention"/> with autograd: when autograd will need the
+    /// input's gradient and the position tables are frozen (SAMed's training), so that no [heads, L, L] softmax is kept
+    /// for backward beyond what <see cref="KeepsSoftmaxInTraining"/> asks for.
     /// </summary>
-    public static bool UsesRelPosAttention(Tensor q, Tensor relPosH, Tensor relPosW) =>
-        torch.is_grad_enabled() && q.requires_grad && !relPosH.requires_grad && !relPosW.requires_grad;
+    public static bool UsesRelPosAttention(Tensor input, Tensor relPosH, Tensor relPosW) =>
+        torch.is_grad_enabled() && input.requires_grad && !relPosH.requires_grad && !relPosW.requires_grad;
 
     /// <summary>Relative positional embeddings for every (query, key) offset, interpolated if needed.</summary>
     public static Tensor GetRelPos(long qSize, long kSize, Tensor relPos)

@@ -12,32 +12,29 @@ public class RelPosAttentionTests
     [InlineData(3, 2, 4, 4, 8, true)] // the same, softmax kept for backward
     [InlineData(1, 3, 5, 7, 6, false)] // non-square grid
     [InlineData(1, 3, 5, 7, 6, true)]
-    [InlineData(3, 1, 32, 32, 4, false)] // 3 groups of 4 MiB attention matrices: more than one chunk
-    [InlineData(3, 1, 32, 32, 4, true)]
-    public void OutputAndGradientsMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim, bool keepProbabilities)
+    [InlineData(2, 3, 32, 32, 4, false)] // 3 heads of 4 MiB attention matrices: more than one chunk per group
+    [InlineData(2, 3, 32, 32, 4, true)]
+    public void OutputAndGradientMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim, bool keepProbabilities)
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(7);
-        long tokens = height * width;
-        var q = torch.randn([batch, heads, tokens, dim], dtype: ScalarType.Float64).requires_grad_(true);
-        var k = torch.randn([batch, heads, tokens, dim], dtype: ScalarType.Float64).requires_grad_(true);
-        var v = torch.randn([batch, heads, tokens, dim], dtype: ScalarType.Float64).requires_grad_(true);
+        var fused = torch.randn([batch, height, width, 3 * heads * dim], dtype: ScalarType.Float64).requires_grad_(true);
         var relPosH = torch.randn([2 * height - 1, dim], dtype: ScalarType.Float64);
         var relPosW = torch.randn([2 * width - 1, dim], dtype: ScalarType.Float64);
-        var gradOutput = torch.randn([batch, heads, tokens, dim], dtype: ScalarType.Float64);
+        var gradOutput = torch.randn([batch, height, width, heads * dim], dtype: ScalarType.Float64);
 
-        var want = ReferenceAttention(q, k, v, relPosH, relPosW, (height, width));
-        var (wantDq, wantDk, wantDv) = Gradients(want, gradOutput, q, k, v);
+        var want = ReferenceAttention(fused, heads, relPosH, relPosW);
+        var wantGrad = torch.autograd.grad([want], [fused], [gradOutput])[0];
 
-        var have = RelPosAttention.Apply(q, k, v,
-            EncoderAttention.GetRelPos(height, height, relPosH), EncoderAttention.GetRelPos(width, width, relPosW),
-            (height, width), (height, width), keepProbabilities);
-        var (dq, dk, dv) = Gradients(have, gradOutput, q, k, v);
+        var tableH = EncoderAttention.GetRelPos(height, height, relPosH);
+        var tableW = EncoderAttention.GetRelPos(width, width, relPosW);
+        var have = RelPosAttention.Apply(fused, heads, tableH, tableW, keepProbabilities);
+        var grad = torch.autograd.grad([have], [fused], [gradOutput])[0];
+        var inference = RelPosAttention.Compute(fused, heads, tableH, tableW);
 
         AssertClose("output", have, want);
-        AssertClose("dq", dq, wantDq);
-        AssertClose("dk", dk, wantDk);
-        AssertClose("dv", dv, wantDv);
+        AssertClose("inference output", inference, want);
+        AssertClose("gradient", grad, wantGrad);
     }
 
     [Fact]
@@ -79,31 +76,60 @@ public class RelPosAttentionTests
     }
 
     [Fact]
-    public void ChunksCoverEveryGroupOnceAndStayNearTheTarget()
+    public void ChunksCoverEveryHeadOnceAndStayNearTheTarget()
     {
         Assert.Equal([(0L, 12L)], RelPosAttention.Chunks(12, 196, 196).ToArray()); // 12 x 150 KiB in one chunk
-        var global = RelPosAttention.Chunks(12, 1024, 1024).ToArray(); // 4 MiB per group
+        var global = RelPosAttention.Chunks(12, 1024, 1024).ToArray(); // 4 MiB per head
         Assert.Equal(6, global.Length);
         Assert.All(global, c => Assert.Equal(2, c.Length));
         var uneven = RelPosAttention.Chunks(7, 1024, 1024).ToArray();
         Assert.Equal(Enumerable.Range(0, 7).Select(i => (long)i), uneven.SelectMany(c => Enumerable.Range((int)c.Start, (int)c.Length).Select(i => (long)i)));
         Assert.All(uneven, c => Assert.True(c.Length * 1024 * 1024 * 4 <= RelPosAttention.ChunkBytes));
-        Assert.Equal([(0L, 1L), (1L, 1L)], RelPosAttention.Chunks(2, 4096, 4096).ToArray()); // one group above the target
+        Assert.Equal([(0L, 1L), (1L, 1L)], RelPosAttention.Chunks(2, 4096, 4096).ToArray()); // one head above the target
     }
 
-    /// <summary>softmax(q k^T / sqrt(d) + rel_h + rel_w) v by hand, every step differentiable.</summary>
-    private static Tensor ReferenceAttention(Tensor q, Tensor k, Tensor v, Tensor relPosH, Tensor relPosW, (long H, long W) size)
+    [Theory]
+    [InlineData(2, 8, 8, 3, false)] // padded to 9 x 9: 9 windows per image
+    [InlineData(2, 8, 8, 3, true)]
+    [InlineData(1, 5, 7, 4, false)] // uneven padding
+    [InlineData(1, 6, 6, 6, true)] // one unpadded window: the partition is a view of the input
+    public void WindowedOutputAndGradientMatchSamsPaddedWindows(int batch, int height, int width, int window, bool keepProbabilities)
     {
-        long b = q.shape[0], heads = q.shape[1], tokens = q.shape[2], dim = q.shape[3];
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(11);
+        const int heads = 2, dim = 4;
+        var fused = torch.randn([batch, height, width, 3 * heads * dim], dtype: ScalarType.Float64).requires_grad_(true);
+        var qkvBias = torch.randn([3 * heads * dim], dtype: ScalarType.Float64);
+        var relPos = torch.randn([2 * window - 1, dim], dtype: ScalarType.Float64);
+        var gradOutput = torch.randn([batch, height, width, heads * dim], dtype: ScalarType.Float64);
+
+        // SAM: pad the tokens with zeros before qkv, so padded tokens project to the bias; attend in windows; crop.
+        var (windows, padded) = EncoderBlock.WindowPartition(fused, window);
+        var attended = ReferenceAttention(windows + qkvBias, heads, relPos, relPos);
+        var want = EncoderBlock.WindowUnpartition(attended, window, padded, (height, width));
+        var wantGrad = torch.autograd.grad([want], [fused], [gradOutput])[0];
+
+        var table = EncoderAttention.GetRelPos(window, window, relPos);
+        var have = RelPosAttention.Apply(fused, heads, table, table, keepProbabilities, window, qkvBias);
+        var grad = torch.autograd.grad([have], [fused], [gradOutput])[0];
+        var inference = RelPosAttention.Compute(fused, heads, table, table, window, qkvBias);
+
+        AssertClose("output", have, want);
+        AssertClose("inference output", inference, want);
+        AssertClose("gradient", grad, wantGrad);
+    }
+
+    /// <summary>SAM's attention by hand from the fused projections, every step differentiable: [B, H, W, heads * d].</summary>
+    private static Tensor ReferenceAttention(Tensor fused, int heads, Tensor relPosH, Tensor relPosW)
+    {
+        long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2], tokens = h * w;
+        var parts = fused.reshape(b, tokens, 3, heads, -1).permute(2, 0, 3, 1, 4).unbind(0);
+        var (q, k, v) = (parts[0], parts[1], parts[2]);
+        long dim = q.shape[3];
         var scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / Math.Sqrt(dim));
-        var bias = EncoderAttention.DecomposedRelPosBias(q.reshape(b * heads, tokens, dim), relPosH, relPosW, size, size).view(b, heads, tokens, tokens);
-        return torch.matmul((scores + bias).softmax(-1), v);
-    }
-
-    private static (Tensor Dq, Tensor Dk, Tensor Dv) Gradients(Tensor output, Tensor gradOutput, Tensor q, Tensor k, Tensor v)
-    {
-        var grads = torch.autograd.grad([output], [q, k, v], [gradOutput]);
-        return (grads[0], grads[1], grads[2]);
+        var bias = EncoderAttention.DecomposedRelPosBias(q.reshape(b * heads, tokens, dim), relPosH, relPosW, (h, w), (h, w)).view(b, heads, tokens, tokens);
+        var attended = torch.matmul((scores + bias).softmax(-1), v);
+        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
     }
 
     private static void AssertClose(string what, Tensor have, Tensor want, double tolerance = 1e-10)
