@@ -17,7 +17,9 @@ namespace SAMed.Modeling;
 /// </para>
 /// <para>
 /// Input and output stay in the projection layouts ([B, H, W, 3 * dim] in, [B, H, W, dim] out, heads interleaved
-/// per token), and the gradient is written straight into the fused layout, so no head split or merge is copied.
+/// per token). Windows are taken one at a time, padded as SAM pads them, and results and gradients are written
+/// straight back into those layouts: no padded, partitioned or head-split copy of a whole block's tensors is made,
+/// which keeps the step's buffers small and the heap from fragmenting.
 /// </para>
 /// </summary>
 public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttention>
@@ -28,7 +30,6 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     private static List<Tensor>? handedOver;
 
     private const string ReleasedKey = "released";
-    private const string LayoutKey = "layout";
     private const string GridKey = "grid";
 
     public override string Name => nameof(RelPosAttention);
@@ -57,28 +58,17 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     public static Tensor Compute(Tensor fused, int heads, Tensor relPosH, Tensor relPosW, int windowSize = 0, Tensor? qkvBias = null)
     {
         using var noGrad = torch.no_grad();
-        using var scope = NewDisposeScope();
-        var grid = Grid.Of(fused, windowSize);
-        var attended = Attend(Layout.Of(grid.Windows(fused, qkvBias), heads), relPosH, relPosW, keep: null);
-        return grid.Merge(attended).MoveToOuterDisposeScope();
+        return Attend(Grid.Of(fused, heads, windowSize), fused, qkvBias, relPosH, relPosW, kept: null);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (fused, relPosH, relPosW, qkvBias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor);
-        var grid = Grid.Of(fused, (int)vars[6]);
-        Tensor output;
-        Tensor? kept;
-        using (var scope = NewDisposeScope())
-        {
-            var layout = Layout.Of(grid.Windows(fused, qkvBias), (int)vars[4]);
-            kept = (bool)vars[5] ? torch.empty([layout.Groups, layout.Heads, layout.Tokens, layout.Tokens], dtype: fused.dtype, device: fused.device) : null;
-            output = grid.Merge(Attend(layout, relPosH, relPosW, kept)).MoveToOuterDisposeScope();
-            kept?.MoveToOuterDisposeScope();
-            ctx.save_data(LayoutKey, layout with { Fused = null! });
-        }
+        var grid = Grid.Of(fused, (int)vars[4], (int)vars[6]);
+        var kept = (bool)vars[5] ? new List<Tensor>() : null;
+        var output = Attend(grid, fused, qkvBias, relPosH, relPosW, kept);
         // Saved after forward returns: the tensors must outlive this call (the caller's dispose scope frees the handles).
-        ctx.save_for_backward([fused, relPosH, relPosW, qkvBias!, kept!]);
+        ctx.save_for_backward([fused, relPosH, relPosW, qkvBias!, .. kept ?? []]);
         ctx.save_data(GridKey, grid);
         return output;
     }
@@ -92,34 +82,44 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         Tensor gradFused;
         using (var scope = NewDisposeScope())
         {
-            var (fused, relPosH, relPosW, qkvBias, kept) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
+            var (fused, relPosH, relPosW, qkvBias) = (saved[0], saved[1], saved[2], saved[3]);
+            var kept = saved.Count > 4 ? saved.Skip(4).ToList() : null;
             var grid = (Grid)ctx.get_data(GridKey);
-            var layout = (Layout)ctx.get_data(LayoutKey) with { Fused = grid.Windows(fused, qkvBias) };
-            var gradOut = grid.Split(gradOutput).reshape(layout.Groups, layout.Tokens, layout.Heads, layout.HeadDim);
-            var grad = torch.empty([layout.Groups, layout.Tokens, 3, layout.Heads, layout.HeadDim], dtype: gradOutput.dtype, device: gradOutput.device);
-            using var scale = (1.0 / Math.Sqrt(layout.HeadDim)).ToScalar();
+            gradFused = torch.empty_like(fused);
+            using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
             using var minusOne = (-1.0).ToScalar();
-            foreach (var chunk in layout.Chunks())
+            foreach (var (window, index) in grid.Windows().Select((w, i) => (w, i)))
             {
-                using var chunkScope = NewDisposeScope();
-                var (q, k, v) = layout.Slices(chunk);
-                var gradOutC = HeadsFirst(gradOut, chunk);
-                var probabilities = kept?[chunk.Group].narrow(0, chunk.Head, chunk.Count)
-                    ?? Probabilities(q, k, relPosH, relPosW, layout.Size, scale);
-                HeadsFirst(grad, chunk, 2).copy_(torch.bmm(probabilities.transpose(1, 2), gradOutC));
+                using var windowScope = NewDisposeScope();
+                var projections = grid.Projections(fused, qkvBias, window);
+                var gradOut = grid.Padded(gradOutput, window).view(grid.Tokens, grid.Heads, grid.HeadDim);
+                var grad = grid.Covers(window)
+                    ? gradFused[window.Batch].view(grid.Tokens, 3, grid.Heads, grid.HeadDim)
+                    : torch.empty([grid.Tokens, 3, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                foreach (var (head, count) in Chunks(grid.Heads, grid.Tokens, grid.Tokens))
+                {
+                    using var chunkScope = NewDisposeScope();
+                    var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
+                    var gradOutC = HeadsFirst(gradOut, head, count);
+                    var probabilities = kept?[index].narrow(0, head, count) ?? Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
+                    HeadsFirst(grad, head, count, 2).copy_(torch.bmm(probabilities.transpose(1, 2), gradOutC));
 
-                // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
-                var gradScores = torch.bmm(gradOutC, v.transpose(1, 2));
-                gradScores.mul_(probabilities);
-                var rowSums = gradScores.sum(-1, keepdim: true);
-                gradScores.addcmul_(probabilities, rowSums, minusOne);
+                    // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
+                    var gradScores = torch.bmm(gradOutC, v.transpose(1, 2));
+                    gradScores.mul_(probabilities);
+                    var rowSums = gradScores.sum(-1, keepdim: true);
+                    gradScores.addcmul_(probabilities, rowSums, minusOne);
 
-                // TorchSharp 0.107's baddbmm hands its arguments to libtorch in another order: bmm, mul_ and add_.
-                var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, relPosH, relPosW, layout.Size));
-                HeadsFirst(grad, chunk, 0).copy_(dq);
-                HeadsFirst(grad, chunk, 1).copy_(torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
+                    // TorchSharp 0.107's baddbmm hands its arguments to libtorch in another order: bmm, mul_ and add_.
+                    var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, relPosH, relPosW, grid.WindowGrid));
+                    HeadsFirst(grad, head, count, 0).copy_(dq);
+                    HeadsFirst(grad, head, count, 1).copy_(torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
+                }
+                // Padded tokens' gradients would reach only the frozen qkv bias: the real tokens' go back in place.
+                if (!grid.Covers(window))
+                    grid.Scatter(gradFused, grad, window);
             }
-            gradFused = grid.Merge(grad.view(layout.Fused.shape)).MoveToOuterDisposeScope();
+            gradFused.MoveToOuterDisposeScope();
         }
         foreach (var tensor in saved)
             tensor?.Dispose();
@@ -145,39 +145,51 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             yield return (start, Math.Min(length, heads - start));
     }
 
-    /// <summary>Forward for every chunk, written into [B, H, W, heads * d]; the softmax also into <paramref name="keep"/> if given.</summary>
-    private static Tensor Attend(Layout layout, Tensor relPosH, Tensor relPosW, Tensor? keep)
+    /// <summary>Forward, window by window and chunk by chunk, into [B, H, W, heads * d]; each window's softmax also into <paramref name="kept"/> if given.</summary>
+    private static Tensor Attend(Grid grid, Tensor fused, Tensor? qkvBias, Tensor relPosH, Tensor relPosW, List<Tensor>? kept)
     {
         using var scope = NewDisposeScope();
-        var output = torch.empty([layout.Groups, layout.Tokens, layout.Heads, layout.HeadDim], dtype: layout.Fused.dtype, device: layout.Fused.device);
-        using var scale = (1.0 / Math.Sqrt(layout.HeadDim)).ToScalar();
-        foreach (var chunk in layout.Chunks())
+        var output = torch.empty([fused.shape[0], fused.shape[1], fused.shape[2], grid.Heads * grid.HeadDim], dtype: fused.dtype, device: fused.device);
+        using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
+        foreach (var window in grid.Windows())
         {
-            using var chunkScope = NewDisposeScope();
-            var (q, k, v) = layout.Slices(chunk);
-            Tensor attended;
-            if (keep is not null)
+            // Kept softmax (if asked for) belongs to the caller's scope, which outlives the saving of it.
+            var probabilities = kept is null ? null : torch.empty([grid.Heads, grid.Tokens, grid.Tokens], dtype: fused.dtype, device: fused.device).MoveToOuterDisposeScope();
+            kept?.Add(probabilities!);
+            using var windowScope = NewDisposeScope();
+            var projections = grid.Projections(fused, qkvBias, window);
+            var attended = grid.Covers(window)
+                ? output[window.Batch].view(grid.Tokens, grid.Heads, grid.HeadDim)
+                : torch.empty([grid.Tokens, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+            foreach (var (head, count) in Chunks(grid.Heads, grid.Tokens, grid.Tokens))
             {
-                var probabilities = Probabilities(q, k, relPosH, relPosW, layout.Size, scale);
-                keep[chunk.Group].narrow(0, chunk.Head, chunk.Count).copy_(probabilities);
-                attended = torch.bmm(probabilities, v);
+                using var chunkScope = NewDisposeScope();
+                var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
+                Tensor result;
+                if (probabilities is not null)
+                {
+                    var chunkProbabilities = probabilities.narrow(0, head, count);
+                    chunkProbabilities.copy_(Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale));
+                    result = torch.bmm(chunkProbabilities, v);
+                }
+                else
+                {
+                    var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, grid.WindowGrid, grid.WindowGrid);
+                    result = F.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), bias.unsqueeze(0))[0];
+                }
+                HeadsFirst(attended, head, count).copy_(result);
             }
-            else
-            {
-                var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, layout.Size, layout.Size);
-                attended = F.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), bias.unsqueeze(0))[0];
-            }
-            HeadsFirst(output, chunk).copy_(attended);
+            if (!grid.Covers(window))
+                grid.Scatter(output, attended, window);
         }
-        return output.view(layout.Fused.shape[0], layout.Fused.shape[1], layout.Fused.shape[2], -1).MoveToOuterDisposeScope();
+        return output.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The [count, L, d] view of heads chunk.Head.. of group chunk.Group in a [G, L, (3,) heads, d] tensor.</summary>
-    private static Tensor HeadsFirst(Tensor tokensFirst, Chunk chunk, int? part = null)
+    /// <summary>Heads head..head+count of a [L, (3,) heads, d] tensor as a [count, L, d] view.</summary>
+    private static Tensor HeadsFirst(Tensor tokensFirst, long head, long count, int? part = null)
     {
-        var group = tokensFirst[chunk.Group];
-        var heads = part is int p ? group.select(1, p) : group;
-        return heads.narrow(1, chunk.Head, chunk.Count).transpose(0, 1);
+        var heads = part is int p ? tokensFirst.select(1, p) : tokensFirst;
+        return heads.narrow(1, head, count).transpose(0, 1);
     }
 
     /// <summary>softmax(q k^T * scale + rel_h + rel_w) for one chunk, [heads, Lq, Lk].</summary>
@@ -211,68 +223,84 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         handedOver = null;
     }
 
-    private readonly record struct Chunk(long Group, long Head, long Count);
+    /// <summary>One attention window: image <c>Batch</c>, top-left token (Row, Col), and how many of its rows and columns are real (the rest is padding).</summary>
+    private readonly record struct Window(long Batch, long Row, long Col, long Rows, long Cols);
 
-    /// <summary>How a [B, H, W, C] grid is split into attention windows (window 0: the grid is one window).</summary>
-    private sealed record Grid(int WindowSize, (long H, long W) Size, (long H, long W) Padded)
+    /// <summary>
+    /// How fused projections [B, H, W, 3 * heads * d] are attended: in windows of WindowSize tokens a side, the grid
+    /// padded to whole windows as SAM pads it, or (window size 0) over the whole grid of each image.
+    /// </summary>
+    private sealed record Grid(int WindowSize, long Batch, (long H, long W) Size, long Heads, long HeadDim)
     {
-        public static Grid Of(Tensor x, int windowSize)
-        {
-            long h = x.shape[1], w = x.shape[2];
-            return windowSize <= 0
-                ? new Grid(0, (h, w), (h, w))
-                : new Grid(windowSize, (h, w), (RoundUp(h, windowSize), RoundUp(w, windowSize)));
-        }
-
-        /// <summary>Fused projections without the bias as windows with it (padded tokens: the bias alone).</summary>
-        public Tensor Windows(Tensor fused, Tensor? qkvBias)
-        {
-            var windows = Split(fused);
-            if (qkvBias is null)
-                return windows;
-            // In place only on a copy: without padding and with one window per row the partition is a view of the input.
-            return SplitCopies ? windows.add_(qkvBias) : windows + qkvBias;
-        }
-
-        /// <summary>Whether <see cref="Split"/> returns a new tensor (padding, or windows reordered), not a view.</summary>
-        private bool SplitCopies => WindowSize > 1 && (Padded != Size || Padded.W / WindowSize > 1);
-
-        /// <summary>[B, H, W, C] to [B * windows, ws, ws, C], zero-padded.</summary>
-        public Tensor Split(Tensor x) => WindowSize == 0 ? x : EncoderBlock.WindowPartition(x, WindowSize).Windows;
-
-        /// <summary>[B * windows, ws, ws, C] back to [B, H, W, C] without the padding.</summary>
-        public Tensor Merge(Tensor windows) => WindowSize == 0 ? windows : EncoderBlock.WindowUnpartition(windows, WindowSize, Padded, Size);
-
-        private static long RoundUp(long n, int multiple) => (n + multiple - 1) / multiple * multiple;
-    }
-
-    /// <summary>Fused projections [G, H, W, 3 * heads * d] seen as [G, L, 3, heads, d].</summary>
-    private sealed record Layout(Tensor Fused, long Groups, (long H, long W) Size, long Heads, long HeadDim)
-    {
-        public long Tokens => Size.H * Size.W;
-
-        public static Layout Of(Tensor fused, int heads)
+        public static Grid Of(Tensor fused, int heads, int windowSize)
         {
             if (fused.dim() != 4 || fused.shape[3] % (3 * heads) != 0)
                 throw new ArgumentException($"fused projections must be [B, H, W, 3 * heads * d] with {heads} heads, got [{string.Join(", ", fused.shape)}]", nameof(fused));
-            return new Layout(fused, fused.shape[0], (fused.shape[1], fused.shape[2]), heads, fused.shape[3] / (3 * heads));
+            return new Grid(Math.Max(0, windowSize), fused.shape[0], (fused.shape[1], fused.shape[2]), heads, fused.shape[3] / (3 * heads));
         }
 
-        public IEnumerable<Chunk> Chunks()
+        /// <summary>Whether the window is a whole image of the grid (global attention): results go straight into place.</summary>
+        public bool Covers(Window window) => window.Rows == Size.H && window.Cols == Size.W && WindowGrid == Size;
+
+        /// <summary>The attended grid of one window.</summary>
+        public (long H, long W) WindowGrid => WindowSize == 0 ? Size : (WindowSize, WindowSize);
+
+        public long Tokens => WindowGrid.H * WindowGrid.W;
+
+        public IEnumerable<Window> Windows()
         {
-            for (long group = 0; group < Groups; group++)
+            var (height, width) = WindowGrid;
+            for (long b = 0; b < Batch; b++)
             {
-                foreach (var (start, length) in RelPosAttention.Chunks(Heads, Tokens, Tokens))
-                    yield return new Chunk(group, start, length);
+                for (long row = 0; row < Size.H; row += height)
+                {
+                    for (long col = 0; col < Size.W; col += width)
+                        yield return new Window(b, row, col, Math.Min(height, Size.H - row), Math.Min(width, Size.W - col));
+                }
             }
         }
 
-        /// <summary>q, k, v of one chunk as [count, L, d] views of the fused input.</summary>
-        public (Tensor Q, Tensor K, Tensor V) Slices(Chunk chunk)
+        /// <summary>
+        /// A window's projections with the bias, [L, 3, heads, d]: padded tokens project to the bias alone (SAM pads
+        /// the normalised tokens with zeros before qkv).
+        /// </summary>
+        public Tensor Projections(Tensor fused, Tensor? qkvBias, Window window)
         {
-            var parts = Fused[chunk.Group].reshape(Tokens, 3, Heads, HeadDim);
-            Tensor Part(int p) => parts.select(1, p).narrow(1, chunk.Head, chunk.Count).transpose(0, 1);
-            return (Part(0), Part(1), Part(2));
+            var real = Real(fused, window);
+            Tensor projections;
+            if (window.Rows == WindowGrid.H && window.Cols == WindowGrid.W)
+            {
+                projections = qkvBias is null ? real : real + qkvBias;
+            }
+            else
+            {
+                projections = torch.zeros([WindowGrid.H, WindowGrid.W, fused.shape[3]], dtype: fused.dtype, device: fused.device);
+                if (qkvBias is not null)
+                    projections.add_(qkvBias);
+                projections.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols).add_(real);
+            }
+            return projections.reshape(Tokens, 3, Heads, HeadDim);
         }
+
+        /// <summary>A window of [B, H, W, C] zero-padded to the whole window, [WindowH, WindowW, C].</summary>
+        public Tensor Padded(Tensor x, Window window)
+        {
+            var real = Real(x, window);
+            if (window.Rows == WindowGrid.H && window.Cols == WindowGrid.W)
+                return real.contiguous();
+            var padded = torch.zeros([WindowGrid.H, WindowGrid.W, x.shape[3]], dtype: x.dtype, device: x.device);
+            padded.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols).copy_(real);
+            return padded;
+        }
+
+        /// <summary>Copies the real tokens of a window's values (any shape of L x C elements) into [B, H, W, C].</summary>
+        public void Scatter(Tensor target, Tensor values, Window window)
+        {
+            var grid = values.view(WindowGrid.H, WindowGrid.W, -1);
+            Real(target, window).copy_(grid.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols));
+        }
+
+        private static Tensor Real(Tensor x, Window window) =>
+            x[window.Batch].narrow(0, window.Row, window.Rows).narrow(1, window.Col, window.Cols);
     }
 }
