@@ -38,6 +38,7 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
                 inputSize: tokens,
                 device: device));
         }
+        GlobalBlocksKeepingSoftmax = DefaultGlobalBlocksKeepingSoftmax;
         neck = nn.Sequential(
             nn.Conv2d(config.EncoderEmbedDim, config.PromptEmbedDim, kernel_size: 1, bias: false, device: device),
             new LayerNorm2d(config.PromptEmbedDim, device: device),
@@ -47,6 +48,9 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     }
 
     public int ImgSize { get; }
+
+    /// <summary>See <see cref="GlobalBlocksKeepingSoftmax"/>.</summary>
+    public const int DefaultGlobalBlocksKeepingSoftmax = 0;
 
     public IReadOnlyList<EncoderBlock> Blocks => [.. blocks];
 
@@ -61,7 +65,7 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     /// <summary>
     /// In training, keep the windowed blocks' attention softmax for backward instead of recomputing it
     /// (<see cref="EncoderAttention.KeepsSoftmaxInTraining"/>). On by default: for vit_b at 512 it makes a step about
-    /// 6% faster for about 0.1 GiB more peak memory (docs/performance.md); the global blocks always recompute theirs.
+    /// 4% faster for 133 MiB more saved tensors (docs/performance.md).
     /// </summary>
     public bool KeepWindowedSoftmaxInTraining
     {
@@ -70,6 +74,24 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
         {
             foreach (var block in blocks.Where(b => b.WindowSize > 0))
                 block.Attn.KeepsSoftmaxInTraining = value;
+        }
+    }
+
+    /// <summary>
+    /// In training, the number of global-attention blocks, counted from the last, that keep their softmax for
+    /// backward instead of recomputing it. Each costs [B, heads, n², n²] floats (48 MiB for vit_b at 512) and trades
+    /// the fused forward kernel for an explicit softmax; on this project's CPU that was no faster overall
+    /// (docs/performance.md), so the default is 0. Worth measuring on a GPU with memory to spare.
+    /// </summary>
+    public int GlobalBlocksKeepingSoftmax
+    {
+        get => blocks.Count(b => b.WindowSize == 0 && b.Attn.KeepsSoftmaxInTraining);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            var global = blocks.Where(b => b.WindowSize == 0).ToList();
+            for (int i = 0; i < global.Count; i++)
+                global[i].Attn.KeepsSoftmaxInTraining = i >= global.Count - value;
         }
     }
 
@@ -236,7 +258,8 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// In training, keep the attention softmax for backward instead of recomputing it (see
-    /// <see cref="RelPosAttention.Apply"/>). Set for windowed blocks; see <see cref="ImageEncoderViT.KeepWindowedSoftmaxInTraining"/>.
+    /// <see cref="RelPosAttention.Apply"/>). Set by <see cref="ImageEncoderViT.KeepWindowedSoftmaxInTraining"/> and
+    /// <see cref="ImageEncoderViT.GlobalBlocksKeepingSoftmax"/>.
     /// </summary>
     public bool KeepsSoftmaxInTraining { get; set; }
 

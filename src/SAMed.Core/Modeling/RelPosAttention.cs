@@ -88,7 +88,8 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             gradFused = torch.empty_like(fused);
             using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
             using var minusOne = (-1.0).ToScalar();
-            foreach (var (window, index) in grid.Windows().Select((w, i) => (w, i)))
+            int keptIndex = 0;
+            foreach (var window in grid.Windows())
             {
                 using var windowScope = NewDisposeScope();
                 var projections = grid.Projections(fused, qkvBias, window);
@@ -101,7 +102,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                     using var chunkScope = NewDisposeScope();
                     var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
                     var gradOutC = HeadsFirst(gradOut, head, count);
-                    var probabilities = kept?[index].narrow(0, head, count) ?? Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
+                    var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
                     HeadsFirst(grad, head, count, 2).copy_(torch.bmm(probabilities.transpose(1, 2), gradOutC));
 
                     // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
@@ -145,7 +146,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             yield return (start, Math.Min(length, heads - start));
     }
 
-    /// <summary>Forward, window by window and chunk by chunk, into [B, H, W, heads * d]; each window's softmax also into <paramref name="kept"/> if given.</summary>
+    /// <summary>Forward, window by window and chunk by chunk, into [B, H, W, heads * d]; each chunk's softmax also into <paramref name="kept"/> (in order) if given.</summary>
     private static Tensor Attend(Grid grid, Tensor fused, Tensor? qkvBias, Tensor relPosH, Tensor relPosW, List<Tensor>? kept)
     {
         using var scope = NewDisposeScope();
@@ -153,9 +154,6 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
         foreach (var window in grid.Windows())
         {
-            // Kept softmax (if asked for) belongs to the caller's scope, which outlives the saving of it.
-            var probabilities = kept is null ? null : torch.empty([grid.Heads, grid.Tokens, grid.Tokens], dtype: fused.dtype, device: fused.device).MoveToOuterDisposeScope();
-            kept?.Add(probabilities!);
             using var windowScope = NewDisposeScope();
             var projections = grid.Projections(fused, qkvBias, window);
             var attended = grid.Covers(window)
@@ -166,11 +164,15 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                 using var chunkScope = NewDisposeScope();
                 var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
                 Tensor result;
-                if (probabilities is not null)
+                if (kept is not null)
                 {
-                    var chunkProbabilities = probabilities.narrow(0, head, count);
-                    chunkProbabilities.copy_(Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale));
-                    result = torch.bmm(chunkProbabilities, v);
+                    // Kept per chunk as computed, out of this method's three scopes: the caller's scope, which
+                    // outlives the saving (after forward returns), frees the handles.
+                    var probabilities = Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
+                    for (int level = 0; level < 3; level++)
+                        probabilities = probabilities.MoveToOuterDisposeScope();
+                    kept.Add(probabilities);
+                    result = torch.bmm(probabilities, v);
                 }
                 else
                 {
@@ -195,9 +197,10 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     /// <summary>softmax(q k^T * scale + rel_h + rel_w) for one chunk, [heads, Lq, Lk].</summary>
     private static Tensor Probabilities(Tensor q, Tensor k, Tensor relPosH, Tensor relPosW, (long H, long W) size, Scalar scale)
     {
-        using var scores = torch.bmm(q, k.transpose(1, 2));
+        using var scaledQ = q.mul(scale);
+        using var scores = torch.bmm(scaledQ, k.transpose(1, 2));
         using (var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, size, size))
-            scores.mul_(scale).add_(bias);
+            scores.add_(bias);
         return scores.softmax(-1);
     }
 

@@ -25,6 +25,7 @@ public static class BenchCommand
         var releaseHeap = new Option<bool>("--release-heap") { Description = "Training: return freed heap pages to the system after each global-attention block (less memory, slower step)." };
         var memoryRuns = Int("--memory-runs", "Runs of each workload in its peak-memory child (the peak is also given after warmup + 1).", defaults.MemoryRuns);
         var recomputeWindowSoftmax = new Option<bool>("--recompute-window-softmax") { Description = "Training: recompute the windowed blocks' attention softmax in backward instead of keeping it (less memory, slower step)." };
+        var globalKeep = Int("--global-softmax-kept", "Training: global-attention blocks (from the last) that keep their softmax for backward.", defaults.GlobalBlocksKeepingSoftmax);
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
@@ -32,7 +33,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, recomputeWindowSoftmax, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, recomputeWindowSoftmax, globalKeep, noMemory, noData, json, child,
         };
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
@@ -53,6 +54,7 @@ public static class BenchCommand
                 ReleaseHeap = result.GetValue(releaseHeap),
                 MemoryRuns = result.GetValue(memoryRuns),
                 KeepWindowSoftmax = !result.GetValue(recomputeWindowSoftmax),
+                GlobalBlocksKeepingSoftmax = result.GetValue(globalKeep),
                 Memory = !result.GetValue(noMemory),
                 Data = !result.GetValue(noData),
             };
@@ -74,6 +76,7 @@ public static class BenchCommand
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
                     .. options.ReleaseHeap ? ["--release-heap"] : Array.Empty<string>(),
                     .. options.KeepWindowSoftmax ? Array.Empty<string>() : ["--recompute-window-softmax"],
+                    "--global-softmax-kept", Text(options.GlobalBlocksKeepingSoftmax),
                     "--memory-runs", Text(options.MemoryRuns), "--memory-child", workload.ToString(),
                 ];
                 return PeakMemory.RunChild(executable, arguments);
