@@ -236,13 +236,11 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     private readonly Parameter? rel_pos_h;
     private readonly Parameter? rel_pos_w;
     private readonly int num_heads;
-    private readonly double scale;
 
     public EncoderAttention(int dim, int numHeads, bool qkvBias, bool useRelPos, int inputSize, Device? device = null) : base(nameof(EncoderAttention))
     {
         num_heads = numHeads;
         int headDim = dim / numHeads;
-        scale = Math.Pow(headDim, -0.5);
         qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias, device: device);
         proj = nn.Linear(dim, dim, device: device);
         if (useRelPos)
@@ -385,14 +383,6 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var kCoords = torch.arange(kSize, device: device)[TensorIndex.None, ..] * kScale;
         var relativeCoords = (qCoords - kCoords) + (kSize - 1) * kScale;
         return resized[relativeCoords.to_type(ScalarType.Int64)];
-    }
-
-    /// <summary>attn + rel_h + rel_w, from the unscaled q, as SAM computes it.</summary>
-    public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
-    {
-        using var scope = torch.NewDisposeScope();
-        var bias = DecomposedRelPosBias(q, relPosH, relPosW, qSize, kSize);
-        return (attn + bias).MoveToOuterDisposeScope();
     }
 
     /// <summary>rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>
