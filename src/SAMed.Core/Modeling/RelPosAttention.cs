@@ -93,17 +93,19 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             {
                 using var windowScope = NewDisposeScope();
                 var projections = grid.Projections(fused, qkvBias, window);
-                var gradOut = grid.Padded(gradOutput, window).view(grid.Tokens, grid.Heads, grid.HeadDim);
+                var gradOut = grid.Padded(gradOutput, window).view(grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim);
                 var grad = grid.Covers(window)
-                    ? gradFused[window.Batch].view(grid.Tokens, 3, grid.Heads, grid.HeadDim)
-                    : torch.empty([grid.Tokens, 3, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
-                foreach (var (head, count) in Chunks(grid.Heads, grid.Tokens, grid.Tokens))
+                    ? gradFused.view(grid.Batch, grid.Tokens, 3, grid.Heads, grid.HeadDim)
+                    : torch.empty([grid.Batch, grid.Tokens, 3, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                foreach (var (head, count) in grid.Chunks())
                 {
                     using var chunkScope = NewDisposeScope();
-                    var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
-                    var gradOutC = HeadsFirst(gradOut, head, count);
+                    var q = Grouped(HeadsFirst(projections, head, count, 0));
+                    var k = Grouped(HeadsFirst(projections, head, count, 1));
+                    var v = Grouped(HeadsFirst(projections, head, count, 2));
+                    var gradOutC = Grouped(HeadsFirst(gradOut, head, count));
                     var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
-                    HeadsFirst(grad, head, count, 2).copy_(torch.bmm(probabilities.transpose(1, 2), gradOutC));
+                    Store(grad, head, count, 2, torch.bmm(probabilities.transpose(1, 2), gradOutC));
 
                     // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
                     var gradScores = torch.bmm(gradOutC, v.transpose(1, 2));
@@ -113,8 +115,8 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
                     // TorchSharp 0.107's baddbmm hands its arguments to libtorch in another order: bmm, mul_ and add_.
                     var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, relPosH, relPosW, grid.WindowGrid));
-                    HeadsFirst(grad, head, count, 0).copy_(dq);
-                    HeadsFirst(grad, head, count, 1).copy_(torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
+                    Store(grad, head, count, 0, dq);
+                    Store(grad, head, count, 1, torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
                 }
                 // Padded tokens' gradients would reach only the frozen qkv bias: the real tokens' go back in place.
                 if (!grid.Covers(window))
@@ -133,12 +135,13 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     }
 
     /// <summary>
-    /// Ranges of heads such that one [heads, Lq, Lk] buffer stays near <see cref="ChunkBytes"/>: small enough to
-    /// come from the heap and be reused instead of a fresh mapping per buffer, and to keep the step's peak down.
+    /// Ranges of heads such that one [images, heads, Lq, Lk] buffer stays near <see cref="ChunkBytes"/>: small
+    /// enough to come from the heap and be reused instead of a fresh mapping per buffer, and to keep the step's peak
+    /// down. At least one head per chunk.
     /// </summary>
-    public static IEnumerable<(long Start, long Length)> Chunks(long heads, long queries, long keys)
+    public static IEnumerable<(long Start, long Length)> Chunks(long heads, long queries, long keys, long images = 1)
     {
-        long perHead = Math.Max(1, queries * keys * sizeof(float));
+        long perHead = Math.Max(1, images * queries * keys * sizeof(float));
         long maxPerChunk = Math.Max(1, ChunkBytes / perHead);
         long chunks = (heads + maxPerChunk - 1) / maxPerChunk;
         long length = (heads + chunks - 1) / chunks;
@@ -157,29 +160,31 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             using var windowScope = NewDisposeScope();
             var projections = grid.Projections(fused, qkvBias, window);
             var attended = grid.Covers(window)
-                ? output[window.Batch].view(grid.Tokens, grid.Heads, grid.HeadDim)
-                : torch.empty([grid.Tokens, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
-            foreach (var (head, count) in Chunks(grid.Heads, grid.Tokens, grid.Tokens))
+                ? output.view(grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim)
+                : torch.empty([grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+            foreach (var (head, count) in grid.Chunks())
             {
                 using var chunkScope = NewDisposeScope();
-                var (q, k, v) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
+                var (q4, k4, v4) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
+                var q = Grouped(q4);
                 Tensor result;
                 if (kept is not null)
                 {
                     // Kept per chunk as computed, out of this method's three scopes: the caller's scope, which
                     // outlives the saving (after forward returns), frees the handles.
-                    var probabilities = Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
+                    var probabilities = Probabilities(q, Grouped(k4), relPosH, relPosW, grid.WindowGrid, scale);
                     for (int level = 0; level < 3; level++)
                         probabilities = probabilities.MoveToOuterDisposeScope();
                     kept.Add(probabilities);
-                    result = torch.bmm(probabilities, v);
+                    result = torch.bmm(probabilities, Grouped(v4));
                 }
                 else
                 {
+                    // The fused kernel takes the [B, heads, L, d] views as they are (only the last stride must be 1).
                     var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, grid.WindowGrid, grid.WindowGrid);
-                    result = F.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), bias.unsqueeze(0))[0];
+                    result = F.scaled_dot_product_attention(q4, k4, v4, bias.view(grid.Batch, count, grid.Tokens, grid.Tokens));
                 }
-                HeadsFirst(attended, head, count).copy_(result);
+                Store(attended, head, count, null, result);
             }
             if (!grid.Covers(window))
                 grid.Scatter(output, attended, window);
@@ -187,11 +192,21 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         return output.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Heads head..head+count of a [L, (3,) heads, d] tensor as a [count, L, d] view.</summary>
+    /// <summary>Heads head..head+count of a [B, L, (3,) heads, d] tensor as a [B, count, L, d] view.</summary>
     private static Tensor HeadsFirst(Tensor tokensFirst, long head, long count, int? part = null)
     {
-        var heads = part is int p ? tokensFirst.select(1, p) : tokensFirst;
-        return heads.narrow(1, head, count).transpose(0, 1);
+        var heads = part is int p ? tokensFirst.select(2, p) : tokensFirst;
+        return heads.narrow(2, head, count).transpose(1, 2);
+    }
+
+    /// <summary>[B, count, L, d] as [B * count, L, d] for batched products (a view for one image, else a copy).</summary>
+    private static Tensor Grouped(Tensor headsFirst) => headsFirst.reshape(-1, headsFirst.shape[2], headsFirst.shape[3]);
+
+    /// <summary>Writes [B * count, L, d] results into heads head..head+count of a [B, L, (3,) heads, d] tensor.</summary>
+    private static void Store(Tensor tokensFirst, long head, long count, int? part, Tensor grouped)
+    {
+        var target = HeadsFirst(tokensFirst, head, count, part);
+        target.copy_(grouped.view(target.shape));
     }
 
     /// <summary>softmax(q k^T * scale + rel_h + rel_w) for one chunk, [heads, Lq, Lk].</summary>
@@ -226,12 +241,13 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         handedOver = null;
     }
 
-    /// <summary>One attention window: image <c>Batch</c>, top-left token (Row, Col), and how many of its rows and columns are real (the rest is padding).</summary>
-    private readonly record struct Window(long Batch, long Row, long Col, long Rows, long Cols);
+    /// <summary>One window position (the same in every image): top-left token (Row, Col), and how many of its rows and columns are real (the rest is padding).</summary>
+    private readonly record struct Window(long Row, long Col, long Rows, long Cols);
 
     /// <summary>
     /// How fused projections [B, H, W, 3 * heads * d] are attended: in windows of WindowSize tokens a side, the grid
-    /// padded to whole windows as SAM pads it, or (window size 0) over the whole grid of each image.
+    /// padded to whole windows as SAM pads it, or (window size 0) over the whole grid. Each window position is
+    /// taken in all B images at once, so the number of steps does not grow with the batch.
     /// </summary>
     private sealed record Grid(int WindowSize, long Batch, (long H, long W) Size, long Heads, long HeadDim)
     {
@@ -242,7 +258,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             return new Grid(Math.Max(0, windowSize), fused.shape[0], (fused.shape[1], fused.shape[2]), heads, fused.shape[3] / (3 * heads));
         }
 
-        /// <summary>Whether the window is a whole image of the grid (global attention): results go straight into place.</summary>
+        /// <summary>Whether the window is the whole grid (global attention): results go straight into place.</summary>
         public bool Covers(Window window) => window.Rows == Size.H && window.Cols == Size.W && WindowGrid == Size;
 
         /// <summary>The attended grid of one window.</summary>
@@ -250,22 +266,21 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
         public long Tokens => WindowGrid.H * WindowGrid.W;
 
+        public IEnumerable<(long Start, long Length)> Chunks() => RelPosAttention.Chunks(Heads, Tokens, Tokens, Batch);
+
         public IEnumerable<Window> Windows()
         {
             var (height, width) = WindowGrid;
-            for (long b = 0; b < Batch; b++)
+            for (long row = 0; row < Size.H; row += height)
             {
-                for (long row = 0; row < Size.H; row += height)
-                {
-                    for (long col = 0; col < Size.W; col += width)
-                        yield return new Window(b, row, col, Math.Min(height, Size.H - row), Math.Min(width, Size.W - col));
-                }
+                for (long col = 0; col < Size.W; col += width)
+                    yield return new Window(row, col, Math.Min(height, Size.H - row), Math.Min(width, Size.W - col));
             }
         }
 
         /// <summary>
-        /// A window's projections with the bias, [L, 3, heads, d]: padded tokens project to the bias alone (SAM pads
-        /// the normalised tokens with zeros before qkv).
+        /// A window's projections with the bias, [B, L, 3, heads, d]: padded tokens project to the bias alone (SAM
+        /// pads the normalised tokens with zeros before qkv).
         /// </summary>
         public Tensor Projections(Tensor fused, Tensor? qkvBias, Window window)
         {
@@ -277,33 +292,33 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             }
             else
             {
-                projections = torch.zeros([WindowGrid.H, WindowGrid.W, fused.shape[3]], dtype: fused.dtype, device: fused.device);
+                projections = torch.zeros([Batch, WindowGrid.H, WindowGrid.W, fused.shape[3]], dtype: fused.dtype, device: fused.device);
                 if (qkvBias is not null)
                     projections.add_(qkvBias);
-                projections.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols).add_(real);
+                projections.narrow(1, 0, window.Rows).narrow(2, 0, window.Cols).add_(real);
             }
-            return projections.reshape(Tokens, 3, Heads, HeadDim);
+            return projections.reshape(Batch, Tokens, 3, Heads, HeadDim);
         }
 
-        /// <summary>A window of [B, H, W, C] zero-padded to the whole window, [WindowH, WindowW, C].</summary>
+        /// <summary>A window of [B, H, W, C] zero-padded to the whole window, [B, WindowH, WindowW, C].</summary>
         public Tensor Padded(Tensor x, Window window)
         {
             var real = Real(x, window);
             if (window.Rows == WindowGrid.H && window.Cols == WindowGrid.W)
                 return real.contiguous();
-            var padded = torch.zeros([WindowGrid.H, WindowGrid.W, x.shape[3]], dtype: x.dtype, device: x.device);
-            padded.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols).copy_(real);
+            var padded = torch.zeros([Batch, WindowGrid.H, WindowGrid.W, x.shape[3]], dtype: x.dtype, device: x.device);
+            padded.narrow(1, 0, window.Rows).narrow(2, 0, window.Cols).copy_(real);
             return padded;
         }
 
-        /// <summary>Copies the real tokens of a window's values (any shape of L x C elements) into [B, H, W, C].</summary>
+        /// <summary>Copies the real tokens of a window's values ([B, L, ...], L x C elements an image) into [B, H, W, C].</summary>
         public void Scatter(Tensor target, Tensor values, Window window)
         {
-            var grid = values.view(WindowGrid.H, WindowGrid.W, -1);
-            Real(target, window).copy_(grid.narrow(0, 0, window.Rows).narrow(1, 0, window.Cols));
+            var grid = values.view(Batch, WindowGrid.H, WindowGrid.W, -1);
+            Real(target, window).copy_(grid.narrow(1, 0, window.Rows).narrow(2, 0, window.Cols));
         }
 
         private static Tensor Real(Tensor x, Window window) =>
-            x[window.Batch].narrow(0, window.Row, window.Rows).narrow(1, window.Col, window.Cols);
+            x.narrow(1, window.Row, window.Rows).narrow(2, window.Col, window.Cols);
     }
 }
