@@ -34,8 +34,17 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
     public override string Name => nameof(RelPosAttention);
 
-    /// <summary>Target size of one attention-matrix buffer (see <see cref="Chunks"/>).</summary>
+    /// <summary>Target size of one attention-matrix buffer on the CPU (see <see cref="Chunks"/>).</summary>
     public const long ChunkBytes = 8L << 20;
+
+    /// <summary>
+    /// Target size on a GPU, where chunking only serves the peak (fresh pages cost nothing there, and every chunk is
+    /// a round of kernel launches).
+    /// </summary>
+    public const long GpuChunkBytes = 512L << 20;
+
+    /// <summary>The chunk target for tensors on <paramref name="device"/>.</summary>
+    public static long ChunkBytesFor(Device device) => device.type == DeviceType.CPU ? ChunkBytes : GpuChunkBytes;
 
     /// <summary>
     /// Attention with autograd. <paramref name="fused"/> [B, H, W, 3 * heads * d] holds q, k and v as qkv produces
@@ -135,14 +144,14 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     }
 
     /// <summary>
-    /// Ranges of heads such that one [images, heads, Lq, Lk] buffer stays near <see cref="ChunkBytes"/>: small
+    /// Ranges of heads such that one [images, heads, Lq, Lk] buffer stays near <paramref name="chunkBytes"/>: small
     /// enough to come from the heap and be reused instead of a fresh mapping per buffer, and to keep the step's peak
     /// down. At least one head per chunk.
     /// </summary>
-    public static IEnumerable<(long Start, long Length)> Chunks(long heads, long queries, long keys, long images = 1)
+    public static IEnumerable<(long Start, long Length)> Chunks(long heads, long queries, long keys, long images = 1, long chunkBytes = ChunkBytes)
     {
         long perHead = Math.Max(1, images * queries * keys * sizeof(float));
-        long maxPerChunk = Math.Max(1, ChunkBytes / perHead);
+        long maxPerChunk = Math.Max(1, chunkBytes / perHead);
         long chunks = (heads + maxPerChunk - 1) / maxPerChunk;
         long length = (heads + chunks - 1) / chunks;
         for (long start = 0; start < heads; start += length)
@@ -249,13 +258,13 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     /// padded to whole windows as SAM pads it, or (window size 0) over the whole grid. Each window position is
     /// taken in all B images at once, so the number of steps does not grow with the batch.
     /// </summary>
-    private sealed record Grid(int WindowSize, long Batch, (long H, long W) Size, long Heads, long HeadDim)
+    private sealed record Grid(int WindowSize, long Batch, (long H, long W) Size, long Heads, long HeadDim, long ChunkBytes)
     {
         public static Grid Of(Tensor fused, int heads, int windowSize)
         {
             if (fused.dim() != 4 || fused.shape[3] % (3 * heads) != 0)
                 throw new ArgumentException($"fused projections must be [B, H, W, 3 * heads * d] with {heads} heads, got [{string.Join(", ", fused.shape)}]", nameof(fused));
-            return new Grid(Math.Max(0, windowSize), fused.shape[0], (fused.shape[1], fused.shape[2]), heads, fused.shape[3] / (3 * heads));
+            return new Grid(Math.Max(0, windowSize), fused.shape[0], (fused.shape[1], fused.shape[2]), heads, fused.shape[3] / (3 * heads), ChunkBytesFor(fused.device));
         }
 
         /// <summary>Whether the window is the whole grid (global attention): results go straight into place.</summary>
@@ -266,7 +275,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
         public long Tokens => WindowGrid.H * WindowGrid.W;
 
-        public IEnumerable<(long Start, long Length)> Chunks() => RelPosAttention.Chunks(Heads, Tokens, Tokens, Batch);
+        public IEnumerable<(long Start, long Length)> Chunks() => RelPosAttention.Chunks(Heads, Tokens, Tokens, Batch, ChunkBytes);
 
         public IEnumerable<Window> Windows()
         {

@@ -86,6 +86,9 @@ public class RelPosAttentionTests
         Assert.Equal(Enumerable.Range(0, 7).Select(i => (long)i), uneven.SelectMany(c => Enumerable.Range((int)c.Start, (int)c.Length).Select(i => (long)i)));
         Assert.All(uneven, c => Assert.True(c.Length * 1024 * 1024 * 4 <= RelPosAttention.ChunkBytes));
         Assert.Equal([(0L, 1L), (1L, 1L)], RelPosAttention.Chunks(2, 4096, 4096).ToArray()); // one head above the target
+        Assert.All(RelPosAttention.Chunks(12, 196, 196, images: 24), c => Assert.Equal(2, c.Length)); // 24 images: 3.7 MB a head
+        Assert.Equal([(0L, 12L)], RelPosAttention.Chunks(12, 196, 196, images: 24, RelPosAttention.GpuChunkBytes).ToArray());
+        Assert.Equal(RelPosAttention.ChunkBytes, RelPosAttention.ChunkBytesFor(torch.CPU));
     }
 
     [Theory]
