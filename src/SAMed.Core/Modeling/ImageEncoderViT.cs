@@ -378,11 +378,14 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 
         double qScale = Math.Max((double)kSize / qSize, 1.0);
         double kScale = Math.Max((double)qSize / kSize, 1.0);
+        // Explicit scalars: an implicitly converted one is left to the finalizer, which may free it during the call.
         var device = relPos.device;
-        var qCoords = torch.arange(qSize, device: device)[.., TensorIndex.None] * qScale;
-        var kCoords = torch.arange(kSize, device: device)[TensorIndex.None, ..] * kScale;
-        var relativeCoords = (qCoords - kCoords) + (kSize - 1) * kScale;
-        return resized[relativeCoords.to_type(ScalarType.Int64)];
+        using var qCoords = ScalarMath.Times(torch.arange(qSize, device: device)[.., TensorIndex.None], qScale);
+        using var kCoords = ScalarMath.Times(torch.arange(kSize, device: device)[TensorIndex.None, ..], kScale);
+        using var offsets = qCoords - kCoords;
+        using var relativeCoords = ScalarMath.Plus(offsets, (kSize - 1) * kScale);
+        using var indexes = relativeCoords.to_type(ScalarType.Int64);
+        return resized[indexes];
     }
 
     /// <summary>rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>

@@ -122,9 +122,13 @@ public sealed class PositionEmbeddingRandom : nn.Module
     private Tensor PeEncoding(Tensor coords)
     {
         using var scope = torch.NewDisposeScope();
-        var scaled = 2 * coords - 1;
+        // Explicit scalars: an implicitly converted one is left to the finalizer, which may free it during the call.
+        using var two = 2.0.ToScalar();
+        using var one = 1.0.ToScalar();
+        using var twoPi = (2 * Math.PI).ToScalar();
+        var scaled = coords.mul(two).sub(one);
         scaled = scaled.matmul(positional_encoding_gaussian_matrix);
-        scaled = 2 * Math.PI * scaled;
+        scaled = scaled.mul(twoPi);
         return torch.cat([torch.sin(scaled), torch.cos(scaled)], -1).MoveToOuterDisposeScope();
     }
 

@@ -147,7 +147,8 @@ public sealed class DecoderAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
         long perHead = qh.shape[3];
         var attn = qh.matmul(kh.permute(0, 1, 3, 2));
-        attn = attn / Math.Sqrt(perHead);
+        using (var sqrtPerHead = Math.Sqrt(perHead).ToScalar())
+            attn = attn.div(sqrtPerHead);
         attn = torch.softmax(attn, -1);
         var output = RecombineHeads(attn.matmul(vh));
         return out_proj.forward(output).MoveToOuterDisposeScope();
