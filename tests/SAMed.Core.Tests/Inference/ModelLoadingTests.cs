@@ -2,11 +2,16 @@ using SAMed.Inference;
 using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
+using SAMed.Tests.Training;
 using TorchSharp;
 
 namespace SAMed.Tests.Inference;
 
-/// <summary>Model configuration and checkpoint problems are clear errors naming the file.</summary>
+/// <summary>
+/// Model configuration and checkpoint problems are clear errors naming the file. Runs alone: some tests seed
+/// libtorch's global generator and build the same model twice.
+/// </summary>
+[Collection(TorchRngCollection.Name)]
 public class ModelLoadingTests
 {
     [Fact]

@@ -1,12 +1,15 @@
 using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
+using SAMed.Tests.Training;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SAMed.Tests.Modeling;
 
+// Seeds libtorch's global generator and builds the same model twice: alone, so no other test draws in between.
+[Collection(TorchRngCollection.Name)]
 public class HeapReleaseTests
 {
     [Fact]
