@@ -290,39 +290,42 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     /// <c>Project(x, withBias: false)</c>): SAM's zero-padding to whole windows (a padded token's projection is the
     /// bias), attention in each window, and back to [B, H, W, dim] before the output projection.
     /// </summary>
-    public Tensor AttendInWindows(Tensor fusedWithoutBias, int windowSize)
-    {
-        using var scope = torch.NewDisposeScope();
-        if (HasFrozenRelPos(out var tableH, out var tableW, windowSize, windowSize))
-        {
-            var result = UsesRelPosAttention(fusedWithoutBias, rel_pos_h!, rel_pos_w!)
-                ? RelPosAttention.Apply(fusedWithoutBias, num_heads, tableH, tableW, KeepsSoftmaxInTraining, windowSize, qkv.bias)
-                : RelPosAttention.Compute(fusedWithoutBias, num_heads, tableH, tableW, windowSize, qkv.bias);
-            return result.MoveToOuterDisposeScope();
-        }
-        long height = fusedWithoutBias.shape[1], width = fusedWithoutBias.shape[2];
-        var (windows, padded) = EncoderBlock.WindowPartition(fusedWithoutBias, windowSize);
-        if (qkv.bias is not null)
-            windows = windows + qkv.bias;
-        var attended = Attend(windows);
-        return EncoderBlock.WindowUnpartition(attended, windowSize, padded, (height, width)).MoveToOuterDisposeScope();
-    }
+    public Tensor AttendInWindows(Tensor fusedWithoutBias, int windowSize) => Attend(fusedWithoutBias, windowSize, qkv.bias);
 
     /// <summary>The output projection, [..., dim].</summary>
     public Tensor Proj(Tensor x) => proj.forward(x);
 
     /// <summary>Multi-head attention of fused projections [B, H, W, 3 * dim] before the output projection: [B, H, W, dim].</summary>
-    public Tensor Attend(Tensor fused)
+    public Tensor Attend(Tensor fused) => Attend(fused, windowSize: 0, qkvBias: null);
+
+    /// <summary>Attention over the whole grid (window size 0) or in padded windows, <paramref name="qkvBias"/> (if any) added to every token, padded ones included.</summary>
+    private Tensor Attend(Tensor fused, int windowSize, Tensor? qkvBias)
     {
         using var scope = torch.NewDisposeScope();
-        long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2];
-        if (HasFrozenRelPos(out var tableH, out var tableW, h, w))
+        long height = fused.shape[1], width = fused.shape[2];
+        var (gridH, gridW) = windowSize > 0 ? (windowSize, windowSize) : (height, width);
+        if (HasFrozenRelPos(out var tableH, out var tableW, gridH, gridW))
         {
             var result = UsesRelPosAttention(fused, rel_pos_h!, rel_pos_w!)
-                ? RelPosAttention.Apply(fused, num_heads, tableH, tableW, KeepsSoftmaxInTraining)
-                : RelPosAttention.Compute(fused, num_heads, tableH, tableW);
+                ? RelPosAttention.Apply(fused, num_heads, tableH, tableW, KeepsSoftmaxInTraining, windowSize, qkvBias)
+                : RelPosAttention.Compute(fused, num_heads, tableH, tableW, windowSize, qkvBias);
             return result.MoveToOuterDisposeScope();
         }
+        if (windowSize == 0)
+            return AttendWithAutograd(qkvBias is null ? fused : fused + qkvBias).MoveToOuterDisposeScope();
+        var (windows, padded) = EncoderBlock.WindowPartition(fused, windowSize);
+        if (qkvBias is not null)
+            windows = windows + qkvBias;
+        return EncoderBlock.WindowUnpartition(AttendWithAutograd(windows), windowSize, padded, (height, width)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// SAM's attention through libtorch's autograd, the rel-pos bias as a float mask: for trainable position tables
+    /// (not SAMed's recipe) and blocks without them. [B, H, W, 3 * dim] to [B, H, W, dim].
+    /// </summary>
+    private Tensor AttendWithAutograd(Tensor fused)
+    {
+        long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2];
 
         // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B, nHead, H * W, C)
         var heads = fused.reshape(b, h * w, 3, num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0);
@@ -331,12 +334,11 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var v = heads[2];
 
         // softmax(q k^T * scale + rel_h + rel_w) v. The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
-        // Trainable position tables (not SAMed's recipe) take plain autograd through the bias as a float mask.
         Tensor? bias = rel_pos_h is null || rel_pos_w is null
             ? null
             : DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
         var attended = F.scaled_dot_product_attention(q, k, v, bias);
-        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1).MoveToOuterDisposeScope();
+        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
     }
 
     /// <summary>The position tables for an h x w grid when there are tables and they get no gradient.</summary>
