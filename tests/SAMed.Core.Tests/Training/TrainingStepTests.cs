@@ -26,6 +26,17 @@ public class TrainingStepTests
         public IReadOnlyList<(string, Parameter)> Trainable => named_parameters().ToList();
     }
 
+    /// <summary>zero_grad, backward, then the gradients (as doubles) that optimizer.step is about to use, then step.</summary>
+    private static Dictionary<string, double[]> StepReturningGradients(nn.Module model, SamedOptimizer optimizer, TrainingStep step, Tensor images, Tensor labels)
+    {
+        optimizer.ZeroGrad();
+        step.Backward(images, labels);
+        var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
+            .ToDictionary(p => p.name, p => p.parameter.grad!.data<double>().ToArray());
+        optimizer.Step();
+        return grads;
+    }
+
     private static (Tensor Images, Tensor Labels) Batch(int batch, ScalarType dtype)
     {
         torch.manual_seed(11);
@@ -85,11 +96,7 @@ public class TrainingStepTests
         var expected = before.ToDictionary(kv => kv.Key, kv => (double[])kv.Value.Clone());
         for (int t = 1; t <= 3; t++)
         {
-            optimizer.ZeroGrad();
-            step.Backward(images, labels);
-            var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
-                .ToDictionary(p => p.name, p => p.parameter.grad!.data<double>().ToArray());
-            optimizer.Step();
+            var grads = StepReturningGradients(model, optimizer, step, images, labels);
             foreach (var (name, g) in grads)
             {
                 var p = expected[name];
@@ -125,11 +132,7 @@ public class TrainingStepTests
         var buffers = new Dictionary<string, double[]>();
         for (int t = 0; t < 3; t++)
         {
-            optimizer.ZeroGrad();
-            step.Backward(images, labels);
-            var grads = model.named_parameters().Where(p => p.parameter.grad is not null)
-                .ToDictionary(p => p.name, p => p.parameter.grad!.data<double>().ToArray());
-            optimizer.Step();
+            var grads = StepReturningGradients(model, optimizer, step, images, labels);
             foreach (var (name, g) in grads)
             {
                 var p = expected[name];
