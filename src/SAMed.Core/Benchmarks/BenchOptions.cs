@@ -33,8 +33,8 @@ public sealed record BenchOptions
     /// and after all of them: glibc's heap fragments over a training run, so the peak keeps rising for tens of steps.
     /// </summary>
     public int MemoryRuns { get; init; } = 12;
-    /// <summary>Training: keep the windowed blocks' attention softmax for backward (the default) instead of recomputing it (slower step, less memory).</summary>
-    public bool KeepWindowSoftmax { get; init; } = true;
+    /// <summary>Training: keep the windowed blocks' attention softmax for backward instead of recomputing it (more memory; see ImageEncoderViT.KeepWindowedSoftmaxInTraining).</summary>
+    public bool KeepWindowSoftmax { get; init; }
     /// <summary>Training: global-attention blocks (from the last) that keep their softmax for backward (ImageEncoderViT.GlobalBlocksKeepingSoftmax).</summary>
     public int GlobalBlocksKeepingSoftmax { get; init; } = Modeling.ImageEncoderViT.DefaultGlobalBlocksKeepingSoftmax;
     /// <summary>Measure peak memory in child processes.</summary>

@@ -17,11 +17,11 @@ public sealed record FlopCount(
 /// encoder width, n = S/p tokens per side, B the batch:
 /// <list type="bullet">
 /// <item>patch embed: 2 B n² D (3 p²);</item>
-/// <item>per block, over its padded grid (windowed: n rounded up to a multiple of the window w, windows of L = w²
-/// tokens; global: one window of L = n² tokens, side w = n), with P the padded tokens and N = B n²:
-/// qkv 2 N D (3D) and proj 2 N D² (on the real tokens only: a padded token's projection is the qkv bias, see
-/// EncoderBlock), attention q kᵀ and attn v 2 · 2 P L D, decomposed rel-pos (q against the h and w tables)
-/// 2 · 2 P w D, MLP 2 · 2 N D (rD) with r the MLP ratio, LoRA (when live, rank k) 2 · 2 N (D k + k D);</item>
+/// <item>per block, with N = B n² real tokens and windows of L = w² tokens (windowed: the grid padded to whole
+/// windows of side w; global: one window, w = n): qkv 2 N D (3D) and proj 2 N D² (on the real tokens only: a
+/// padded token's projection is the qkv bias, see EncoderBlock); attention q kᵀ and attn v 2 · 2 N L D (only real
+/// tokens query; padded ones are keys and values, see RelPosAttention); decomposed rel-pos (each query against the
+/// h and w tables) 2 · 2 N w D; MLP 2 · 2 N D (rD) with r the MLP ratio; LoRA (when live, rank k) 2 · 2 N (D k + k D);</item>
 /// <item>neck: 2 N D C + 2 N C C 9 (C the prompt width);</item>
 /// <item>prompt encoder (no prompts): the dense positional encoding 2 n² 2 (C/2);</item>
 /// <item>mask decoder with T = classes + 2 tokens, Nᵢ = n² image tokens, Cᵢ = C/2, per two-way block: token
@@ -46,13 +46,11 @@ public static class ForwardFlops
         for (int i = 0; i < config.EncoderDepth; i++)
         {
             double side = config.IsGlobalAttention(i) ? n : config.WindowSize;
-            double paddedSide = Math.Ceiling(n / side) * side;
-            double padded = b * paddedSide * paddedSide;
             double windowTokens = side * side;
             qkv += 2 * tokens * d * 3 * d + 2 * tokens * d * d;
-            attention += 2 * 2 * padded * windowTokens * d;
+            attention += 2 * 2 * tokens * windowTokens * d;
             if (config.UseRelPos)
-                relPos += 2 * 2 * padded * side * d;
+                relPos += 2 * 2 * tokens * side * d;
             lora += loraRank > 0 ? 2 * 2 * tokens * (d * loraRank + loraRank * d) : 0;
             mlp += 2 * 2 * tokens * d * (long)(d * config.MlpRatio);
         }

@@ -99,8 +99,7 @@ public static class ModelWorkloads
             // SAMed's AdamW: lr 0.005 (base_lr), betas (0.9, 0.999), eps 1e-8, weight_decay 0.1.
             optimizer = new AdamWOptimizer(model.TrainableParameters().Select(p => p.p), 0.005, 0.9, 0.999, 1e-8, 0.1);
             var loss = new SamedLoss(options.NumClasses + 1, 0.8);
-            int imageSize = options.ImageSize;
-            step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, imageSize).low_res_logits, loss, optimizer);
+            step = new TrainingStep(x => LowResLogits(model, x), loss, optimizer);
         }
 
         public void Run()
@@ -108,6 +107,13 @@ public static class ModelWorkloads
             using var pause = GcPause.Begin();
             using var scope = torch.NewDisposeScope();
             step.Run(images, labels);
+        }
+
+        private static Tensor LowResLogits(LoraSam model, Tensor images)
+        {
+            var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
+            iou.Dispose();
+            return lowRes;
         }
 
         public void Dispose()

@@ -69,6 +69,8 @@ public sealed class LoraSam : nn.Module
 
     public SamOutput Forward(Tensor images, bool multimaskOutput, int imageSize) => sam.Forward(images, multimaskOutput, imageSize);
 
+    public (Tensor LowResLogits, Tensor IouPredictions) ForwardLowRes(Tensor images, bool multimaskOutput) => sam.ForwardLowRes(images, multimaskOutput);
+
     public SamForwardTrace ForwardTrace(Tensor images, bool multimaskOutput, int imageSize) => sam.ForwardTrace(images, multimaskOutput, imageSize);
 
     /// <summary>

@@ -64,8 +64,9 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// In training, keep the windowed blocks' attention softmax for backward instead of recomputing it
-    /// (<see cref="EncoderAttention.KeepsSoftmaxInTraining"/>). On by default: for vit_b at 512 it makes a step about
-    /// 4% faster for 133 MiB more saved tensors (docs/performance.md).
+    /// (<see cref="EncoderAttention.KeepsSoftmaxInTraining"/>). Off by default: since only real tokens query, a
+    /// window's softmax is small enough to recompute in cache, while keeping it costs an explicit forward instead of
+    /// the fused kernel and 77 MiB of saved tensors for vit_b at 512; no faster overall (docs/performance.md).
     /// </summary>
     public bool KeepWindowedSoftmaxInTraining
     {
@@ -170,7 +171,6 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
         norm2 = nn.LayerNorm(dim, eps: layerNormEps, device: device);
         mlp = new MLPBlock(dim, (long)(dim * mlpRatio), () => nn.GELU(), device);
         window_size = windowSize;
-        attn.KeepsSoftmaxInTraining = windowSize > 0;
         RegisterComponents();
     }
 

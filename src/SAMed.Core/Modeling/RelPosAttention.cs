@@ -19,7 +19,9 @@ namespace SAMed.Modeling;
 /// Input and output stay in the projection layouts ([B, H, W, 3 * dim] in, [B, H, W, dim] out, heads interleaved
 /// per token). Windows are taken one at a time, padded as SAM pads them, and results and gradients are written
 /// straight back into those layouts: no padded, partitioned or head-split copy of a whole block's tensors is made,
-/// which keeps the step's buffers small and the heap from fragmenting.
+/// which keeps the step's buffers small and the heap from fragmenting. Only a window's real tokens query: the padded
+/// ones are keys and values, as in SAM, but SAM drops their outputs, so their rows of the attention matrix are
+/// neither computed nor differentiated (1024 query rows instead of 1764 for vit_b's windowed blocks at 512 x 512).
 /// </para>
 /// </summary>
 public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttention>
@@ -102,19 +104,31 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             {
                 using var windowScope = NewDisposeScope();
                 var projections = grid.Projections(fused, qkvBias, window);
-                var gradOut = grid.Padded(gradOutput, window).view(grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim);
-                var grad = grid.Covers(window)
-                    ? gradFused.view(grid.Batch, grid.Tokens, 3, grid.Heads, grid.HeadDim)
-                    : torch.empty([grid.Batch, grid.Tokens, 3, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                var queries = grid.Queries(projections, window);
+                var (tableH, tableW) = grid.Tables(relPosH, relPosW, window);
+                var querySize = grid.QueryGrid(window);
+                // Padded queries' outputs are dropped, so their gradient is zero: only the real ones enter backward.
+                var gradOut = grid.RealTokens(gradOutput, window).view(grid.Batch, -1, grid.Heads, grid.HeadDim);
+                Tensor gradQ, gradKV;
+                if (grid.Covers(window))
+                {
+                    var gradTokens = gradFused.view(grid.Batch, grid.Tokens, 3, grid.Heads, grid.HeadDim);
+                    (gradQ, gradKV) = (gradTokens.select(2, 0), gradTokens.narrow(2, 1, 2));
+                }
+                else
+                {
+                    gradQ = torch.empty([grid.Batch, querySize.H * querySize.W, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                    gradKV = torch.empty([grid.Batch, grid.Tokens, 2, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                }
                 foreach (var (head, count) in grid.Chunks())
                 {
                     using var chunkScope = NewDisposeScope();
-                    var q = Grouped(HeadsFirst(projections, head, count, 0));
+                    var q = Grouped(HeadsFirst(queries, head, count));
                     var k = Grouped(HeadsFirst(projections, head, count, 1));
                     var v = Grouped(HeadsFirst(projections, head, count, 2));
                     var gradOutC = Grouped(HeadsFirst(gradOut, head, count));
-                    var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, relPosH, relPosW, grid.WindowGrid, scale);
-                    Store(grad, head, count, 2, torch.bmm(probabilities.transpose(1, 2), gradOutC));
+                    var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, tableH, tableW, querySize, grid.WindowGrid, scale);
+                    Store(gradKV, head, count, 1, torch.bmm(probabilities.transpose(1, 2), gradOutC));
 
                     // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
                     var gradScores = torch.bmm(gradOutC, v.transpose(1, 2));
@@ -123,13 +137,13 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                     gradScores.addcmul_(probabilities, rowSums, minusOne);
 
                     // TorchSharp 0.107's baddbmm hands its arguments to libtorch in another order: bmm, mul_ and add_.
-                    var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, relPosH, relPosW, grid.WindowGrid));
-                    Store(grad, head, count, 0, dq);
-                    Store(grad, head, count, 1, torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
+                    var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, tableH, tableW, querySize, grid.WindowGrid));
+                    Store(gradQ, head, count, null, dq);
+                    Store(gradKV, head, count, 0, torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
                 }
                 // Padded tokens' gradients would reach only the frozen qkv bias: the real tokens' go back in place.
                 if (!grid.Covers(window))
-                    grid.Scatter(gradFused, grad, window);
+                    grid.ScatterGradients(gradFused, gradQ, gradKV, window);
             }
             gradFused.MoveToOuterDisposeScope();
         }
@@ -168,20 +182,25 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         {
             using var windowScope = NewDisposeScope();
             var projections = grid.Projections(fused, qkvBias, window);
+            // Only the real tokens query: padded ones are keys and values (SAM attends to them) but their outputs are dropped.
+            var queries = grid.Queries(projections, window);
+            var (tableH, tableW) = grid.Tables(relPosH, relPosW, window);
+            var querySize = grid.QueryGrid(window);
+            long queryCount = querySize.H * querySize.W;
             var attended = grid.Covers(window)
                 ? output.view(grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim)
-                : torch.empty([grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
+                : torch.empty([grid.Batch, queryCount, grid.Heads, grid.HeadDim], dtype: fused.dtype, device: fused.device);
             foreach (var (head, count) in grid.Chunks())
             {
                 using var chunkScope = NewDisposeScope();
-                var (q4, k4, v4) = (HeadsFirst(projections, head, count, 0), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
+                var (q4, k4, v4) = (HeadsFirst(queries, head, count), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
                 var q = Grouped(q4);
                 Tensor result;
                 if (kept is not null)
                 {
                     // Kept per chunk as computed, out of this method's three scopes: the caller's scope, which
                     // outlives the saving (after forward returns), frees the handles.
-                    var probabilities = Probabilities(q, Grouped(k4), relPosH, relPosW, grid.WindowGrid, scale);
+                    var probabilities = Probabilities(q, Grouped(k4), tableH, tableW, querySize, grid.WindowGrid, scale);
                     for (int level = 0; level < 3; level++)
                         probabilities = probabilities.MoveToOuterDisposeScope();
                     kept.Add(probabilities);
@@ -190,8 +209,8 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                 else
                 {
                     // The fused kernel takes the [B, heads, L, d] views as they are (only the last stride must be 1).
-                    var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, grid.WindowGrid, grid.WindowGrid);
-                    result = F.scaled_dot_product_attention(q4, k4, v4, bias.view(grid.Batch, count, grid.Tokens, grid.Tokens));
+                    var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, tableH, tableW, querySize, grid.WindowGrid);
+                    result = F.scaled_dot_product_attention(q4, k4, v4, bias.view(grid.Batch, count, queryCount, grid.Tokens));
                 }
                 Store(attended, head, count, null, result);
             }
@@ -219,25 +238,25 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     }
 
     /// <summary>softmax(q k^T * scale + rel_h + rel_w) for one chunk, [heads, Lq, Lk].</summary>
-    private static Tensor Probabilities(Tensor q, Tensor k, Tensor relPosH, Tensor relPosW, (long H, long W) size, Scalar scale)
+    private static Tensor Probabilities(Tensor q, Tensor k, Tensor relPosH, Tensor relPosW, (long H, long W) querySize, (long H, long W) keySize, Scalar scale)
     {
         using var scaledQ = q.mul(scale);
         using var scores = torch.bmm(scaledQ, k.transpose(1, 2));
-        using (var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, size, size))
+        using (var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, relPosH, relPosW, querySize, keySize))
             scores.add_(bias);
         return scores.softmax(-1);
     }
 
     /// <summary>d(rel_h + rel_w)/dq applied to dS: sum dS over the key columns (rows) and map back through the tables.</summary>
-    private static Tensor BiasGradientOnQ(Tensor gradScores, Tensor relPosH, Tensor relPosW, (long H, long W) size)
+    private static Tensor BiasGradientOnQ(Tensor gradScores, Tensor relPosH, Tensor relPosW, (long H, long W) querySize, (long H, long W) keySize)
     {
         long n = gradScores.shape[0];
-        using var grid = gradScores.view(n, size.H, size.W, size.H, size.W);
+        using var grid = gradScores.view(n, querySize.H, querySize.W, keySize.H, keySize.W);
         using var gradRelH = grid.sum(-1);
         using var gradRelW = grid.sum(-2);
         using var fromH = torch.einsum("bhwk,hkc->bhwc", gradRelH, relPosH);
         using var fromW = torch.einsum("bhwk,wkc->bhwc", gradRelW, relPosW);
-        return fromH.add_(fromW).reshape(n, size.H * size.W, -1);
+        return fromH.add_(fromW).reshape(n, querySize.H * querySize.W, -1);
     }
 
     /// <summary>Disposes the .NET handles of the gradients the last backward call on this thread returned.</summary>
@@ -309,22 +328,43 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             return projections.reshape(Batch, Tokens, 3, Heads, HeadDim);
         }
 
-        /// <summary>A window of [B, H, W, C] zero-padded to the whole window, [B, WindowH, WindowW, C].</summary>
-        public Tensor Padded(Tensor x, Window window)
+        /// <summary>The grid of a window's real tokens, the ones that query (padding lies below and right of them).</summary>
+        public (long H, long W) QueryGrid(Window window) => (window.Rows, window.Cols);
+
+        /// <summary>The real tokens' q of a window's projections, [B, Lq, heads, d] (a view unless the window is padded).</summary>
+        public Tensor Queries(Tensor projections, Window window)
         {
-            var real = Real(x, window);
+            var q = projections.select(2, 0);
             if (window.Rows == WindowGrid.H && window.Cols == WindowGrid.W)
-                return real.contiguous();
-            var padded = torch.zeros([Batch, WindowGrid.H, WindowGrid.W, x.shape[3]], dtype: x.dtype, device: x.device);
-            padded.narrow(1, 0, window.Rows).narrow(2, 0, window.Cols).copy_(real);
-            return padded;
+                return q;
+            return q.view(Batch, WindowGrid.H, WindowGrid.W, Heads, HeadDim)
+                .narrow(1, 0, window.Rows).narrow(2, 0, window.Cols)
+                .reshape(Batch, window.Rows * window.Cols, Heads, HeadDim);
         }
 
-        /// <summary>Copies the real tokens of a window's values ([B, L, ...], L x C elements an image) into [B, H, W, C].</summary>
-        public void Scatter(Tensor target, Tensor values, Window window)
+        /// <summary>The position tables' rows for the window's real queries (the top rows and left columns of the window).</summary>
+        public (Tensor H, Tensor W) Tables(Tensor relPosH, Tensor relPosW, Window window) =>
+            (relPosH.narrow(0, 0, window.Rows), relPosW.narrow(0, 0, window.Cols));
+
+        /// <summary>The real tokens of a window of [B, H, W, C] as [B, Lq, C] (a copy unless the window is the whole grid).</summary>
+        public Tensor RealTokens(Tensor x, Window window) =>
+            Real(x, window).reshape(Batch, window.Rows * window.Cols, x.shape[3]);
+
+        /// <summary>Copies the real queries' results [B, Lq, ...] (Lq x C elements an image) into [B, H, W, C].</summary>
+        public void Scatter(Tensor target, Tensor values, Window window) =>
+            Real(target, window).copy_(values.view(Batch, window.Rows, window.Cols, -1));
+
+        /// <summary>
+        /// Copies a window's gradients into [B, H, W, 3 * C]: dq of the real queries [B, Lq, heads, d] and the real
+        /// tokens' dk and dv out of [B, L, 2, heads, d].
+        /// </summary>
+        public void ScatterGradients(Tensor gradFused, Tensor gradQ, Tensor gradKV, Window window)
         {
-            var grid = values.view(Batch, WindowGrid.H, WindowGrid.W, -1);
-            Real(target, window).copy_(grid.narrow(1, 0, window.Rows).narrow(2, 0, window.Cols));
+            long channels = Heads * HeadDim;
+            var real = Real(gradFused, window);
+            real.narrow(3, 0, channels).copy_(gradQ.view(Batch, window.Rows, window.Cols, channels));
+            var keysAndValues = gradKV.view(Batch, WindowGrid.H, WindowGrid.W, 2 * channels).narrow(1, 0, window.Rows).narrow(2, 0, window.Cols);
+            real.narrow(3, channels, 2 * channels).copy_(keysAndValues);
         }
 
         private static Tensor Real(Tensor x, Window window) =>

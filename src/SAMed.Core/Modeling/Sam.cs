@@ -86,18 +86,8 @@ public sealed class Sam : nn.Module
     /// <summary>The forward pass keeping the image embeddings, dense positional encoding and prompt embeddings.</summary>
     public SamForwardTrace ForwardTrace(Tensor images, bool multimaskOutput, int imageSize)
     {
-        if (images.dim() != 4 || images.shape[1] != Config.InChans)
-            throw new ArgumentException($"images must be [B, {Config.InChans}, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
-        if (images.shape[2] > image_encoder.ImgSize || images.shape[3] > image_encoder.ImgSize)
-            throw new ArgumentException($"images of {images.shape[2]}x{images.shape[3]} exceed the model's input size {image_encoder.ImgSize}", nameof(images));
-
         using var scope = torch.NewDisposeScope();
-        Tensor imageEmbeddings;
-        using (var input = Preprocess(images))
-            imageEmbeddings = image_encoder.forward(input);
-        var (sparse, dense) = prompt_encoder.forward(null, null, null);
-        var densePe = prompt_encoder.GetDensePe();
-        var (lowRes, iou) = mask_decoder.forward(imageEmbeddings, densePe, sparse, dense, multimaskOutput);
+        var (imageEmbeddings, densePe, sparse, dense, lowRes, iou) = Decode(images, multimaskOutput);
         var masks = PostprocessMasks(lowRes, (imageSize, imageSize), (imageSize, imageSize));
 
         return new SamForwardTrace(
@@ -106,6 +96,33 @@ public sealed class Sam : nn.Module
             sparse.MoveToOuterDisposeScope(),
             dense.MoveToOuterDisposeScope(),
             new SamOutput(masks.MoveToOuterDisposeScope(), iou.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope()));
+    }
+
+    /// <summary>
+    /// The training forward: low-res logits [B, masks, S / 4, S / 4] and IoU predictions, without the upsampled masks
+    /// (SAMed's forward_train computes them, its loss never reads them).
+    /// </summary>
+    public (Tensor LowResLogits, Tensor IouPredictions) ForwardLowRes(Tensor images, bool multimaskOutput)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (_, _, _, _, lowRes, iou) = Decode(images, multimaskOutput);
+        return (lowRes.MoveToOuterDisposeScope(), iou.MoveToOuterDisposeScope());
+    }
+
+    private (Tensor ImageEmbeddings, Tensor DensePe, Tensor Sparse, Tensor Dense, Tensor LowRes, Tensor Iou) Decode(Tensor images, bool multimaskOutput)
+    {
+        if (images.dim() != 4 || images.shape[1] != Config.InChans)
+            throw new ArgumentException($"images must be [B, {Config.InChans}, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
+        if (images.shape[2] > image_encoder.ImgSize || images.shape[3] > image_encoder.ImgSize)
+            throw new ArgumentException($"images of {images.shape[2]}x{images.shape[3]} exceed the model's input size {image_encoder.ImgSize}", nameof(images));
+
+        Tensor imageEmbeddings;
+        using (var input = Preprocess(images))
+            imageEmbeddings = image_encoder.forward(input);
+        var (sparse, dense) = prompt_encoder.forward(null, null, null);
+        var densePe = prompt_encoder.GetDensePe();
+        var (lowRes, iou) = mask_decoder.forward(imageEmbeddings, densePe, sparse, dense, multimaskOutput);
+        return (imageEmbeddings, densePe, sparse, dense, lowRes, iou);
     }
 
     /// <summary>Normalises pixel values and pads at the bottom and right to a square of the encoder's input size.</summary>
@@ -129,6 +146,8 @@ public sealed class Sam : nn.Module
         using var scope = torch.NewDisposeScope();
         int size = image_encoder.ImgSize;
         var upsampled = F.interpolate(masks, size: [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
+        if (inputSize == (size, size) && originalSize == (size, size))
+            return upsampled.MoveToOuterDisposeScope(); // no crop, and a resize to the same size reproduces every value
         upsampled = upsampled[.., .., ..inputSize.H, ..inputSize.W];
         var resized = F.interpolate(upsampled, size: [originalSize.H, originalSize.W], mode: InterpolationMode.Bilinear, align_corners: false);
         return resized.MoveToOuterDisposeScope();

@@ -195,13 +195,18 @@ public static class Trainer
             int previewIndex = Math.Min(1, config.EffectiveBatchSize / config.GradAccumSteps - 1);
             Tensor Forward(Tensor images)
             {
-                var output = model.Forward(images, multimaskOutput: true, imageSize);
+                var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
+                iou.Dispose();
                 if (capturePreview)
                 {
                     capturePreview = false;
-                    previewMasks = output.masks[Math.Min(previewIndex, images.shape[0] - 1)].detach().argmax(0).cpu().DetachFromDisposeScope();
+                    using var noGrad = torch.no_grad();
+                    using var scope = torch.NewDisposeScope();
+                    int index = (int)Math.Min(previewIndex, images.shape[0] - 1);
+                    var masks = model.Sam.PostprocessMasks(lowRes.detach()[index..(index + 1)], (imageSize, imageSize), (imageSize, imageSize));
+                    previewMasks = masks[0].argmax(0).cpu().DetachFromDisposeScope();
                 }
-                return output.low_res_logits;
+                return lowRes;
             }
             var step = new TrainingStep(Forward, loss, optimizer, config.GradAccumSteps);
 

@@ -87,4 +87,32 @@ public class ModelComponentTests
         Assert.Throws<InvalidOperationException>(() => new LoraSam(model.Sam, rank: 2));
         Assert.Throws<ArgumentException>(() => model.Forward(torch.rand(1, 3, 80, 80), true, 80));
     }
+
+    [Fact]
+    public void TrainingForwardGivesTheSameLogitsWithoutUpsampledMasks()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var model = new LoraSam(new Sam(TestModels.Small(numClasses: 3, windowSize: 3)), rank: 2);
+        var images = torch.rand(2, 3, 64, 64) * 255;
+        var full = model.Forward(images, multimaskOutput: true, imageSize: 64);
+        var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
+        Assert.True(lowRes.equal(full.low_res_logits).all().item<bool>());
+        Assert.True(iou.equal(full.iou_predictions).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => model.ForwardLowRes(torch.rand(1, 3, 80, 80), true));
+    }
+
+    [Fact]
+    public void PostprocessingToTheInputSizeIsOneUpsampling()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var sam = new Sam(TestModels.Small(numClasses: 3, windowSize: 3));
+        var logits = torch.randn(2, 4, 16, 16);
+        var masks = sam.PostprocessMasks(logits, (64, 64), (64, 64));
+        // SAM's postprocess_masks: upsample to the input size, crop (nothing here), resize to the original size.
+        var upsampled = nn.functional.interpolate(logits, size: [64, 64], mode: InterpolationMode.Bilinear, align_corners: false);
+        var resized = nn.functional.interpolate(upsampled, size: [64, 64], mode: InterpolationMode.Bilinear, align_corners: false);
+        Assert.True(masks.equal(resized).all().item<bool>());
+        // Cropped and resized otherwise.
+        Assert.Equal([2L, 4, 30, 20], sam.PostprocessMasks(logits, (48, 40), (30, 20)).shape);
+    }
 }
