@@ -103,10 +103,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             foreach (var window in grid.Windows())
             {
                 using var windowScope = NewDisposeScope();
-                var projections = grid.Projections(fused, qkvBias, window);
-                var queries = grid.Queries(projections, window);
-                var (tableH, tableW) = grid.Tables(relPosH, relPosW, window);
-                var querySize = grid.QueryGrid(window);
+                var (projections, queries, tableH, tableW, querySize) = grid.Inputs(fused, qkvBias, relPosH, relPosW, window);
                 // Padded queries' outputs are dropped, so their gradient is zero: only the real ones enter backward.
                 var gradOut = grid.RealTokens(gradOutput, window).view(grid.Batch, -1, grid.Heads, grid.HeadDim);
                 Tensor gradQ, gradKV;
@@ -181,11 +178,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         foreach (var window in grid.Windows())
         {
             using var windowScope = NewDisposeScope();
-            var projections = grid.Projections(fused, qkvBias, window);
-            // Only the real tokens query: padded ones are keys and values (SAM attends to them) but their outputs are dropped.
-            var queries = grid.Queries(projections, window);
-            var (tableH, tableW) = grid.Tables(relPosH, relPosW, window);
-            var querySize = grid.QueryGrid(window);
+            var (projections, queries, tableH, tableW, querySize) = grid.Inputs(fused, qkvBias, relPosH, relPosW, window);
             long queryCount = querySize.H * querySize.W;
             var attended = grid.Covers(window)
                 ? output.view(grid.Batch, grid.Tokens, grid.Heads, grid.HeadDim)
@@ -269,6 +262,9 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         handedOver = null;
     }
 
+    /// <summary>A window's projections [B, L, 3, heads, d], its real queries [B, Lq, heads, d], their position tables and grid.</summary>
+    private readonly record struct WindowInputs(Tensor Projections, Tensor Queries, Tensor TableH, Tensor TableW, (long H, long W) QuerySize);
+
     /// <summary>One window position (the same in every image): top-left token (Row, Col), and how many of its rows and columns are real (the rest is padding).</summary>
     private readonly record struct Window(long Row, long Col, long Rows, long Cols);
 
@@ -310,7 +306,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         /// A window's projections with the bias, [B, L, 3, heads, d]: padded tokens project to the bias alone (SAM
         /// pads the normalised tokens with zeros before qkv).
         /// </summary>
-        public Tensor Projections(Tensor fused, Tensor? qkvBias, Window window)
+        private Tensor Projections(Tensor fused, Tensor? qkvBias, Window window)
         {
             var real = Real(fused, window);
             Tensor projections;
@@ -328,11 +324,20 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             return projections.reshape(Batch, Tokens, 3, Heads, HeadDim);
         }
 
-        /// <summary>The grid of a window's real tokens, the ones that query (padding lies below and right of them).</summary>
-        public (long H, long W) QueryGrid(Window window) => (window.Rows, window.Cols);
+        /// <summary>
+        /// What forward and backward take from one window: its projections (keys and values, padded tokens
+        /// included), the q of its real tokens, which alone query (SAM drops the padded tokens' outputs), the position
+        /// tables' rows for those queries (the window's top rows and left columns) and their grid.
+        /// </summary>
+        public WindowInputs Inputs(Tensor fused, Tensor? qkvBias, Tensor relPosH, Tensor relPosW, Window window)
+        {
+            var projections = Projections(fused, qkvBias, window);
+            return new WindowInputs(projections, Queries(projections, window),
+                relPosH.narrow(0, 0, window.Rows), relPosW.narrow(0, 0, window.Cols), (window.Rows, window.Cols));
+        }
 
         /// <summary>The real tokens' q of a window's projections, [B, Lq, heads, d] (a view unless the window is padded).</summary>
-        public Tensor Queries(Tensor projections, Window window)
+        private Tensor Queries(Tensor projections, Window window)
         {
             var q = projections.select(2, 0);
             if (window.Rows == WindowGrid.H && window.Cols == WindowGrid.W)
@@ -341,10 +346,6 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                 .narrow(1, 0, window.Rows).narrow(2, 0, window.Cols)
                 .reshape(Batch, window.Rows * window.Cols, Heads, HeadDim);
         }
-
-        /// <summary>The position tables' rows for the window's real queries (the top rows and left columns of the window).</summary>
-        public (Tensor H, Tensor W) Tables(Tensor relPosH, Tensor relPosW, Window window) =>
-            (relPosH.narrow(0, 0, window.Rows), relPosW.narrow(0, 0, window.Cols));
 
         /// <summary>The real tokens of a window of [B, H, W, C] as [B, Lq, C] (a copy unless the window is the whole grid).</summary>
         public Tensor RealTokens(Tensor x, Window window) =>
