@@ -125,7 +125,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                     var v = Grouped(HeadsFirst(projections, head, count, 2));
                     var gradOutC = Grouped(HeadsFirst(gradOut, head, count));
                     var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, tableH, tableW, querySize, grid.WindowGrid, scale);
-                    Store(gradKV, head, count, 1, torch.bmm(probabilities.transpose(1, 2), gradOutC));
+                    Store(gradKV, head, count, 1, KeyGradient(probabilities, gradOutC, grid.Covers(window)));
 
                     // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
                     var gradScores = torch.bmm(gradOutC, v.transpose(1, 2));
@@ -136,7 +136,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                     // TorchSharp 0.107's baddbmm hands its arguments to libtorch in another order: bmm, mul_ and add_.
                     var dq = torch.bmm(gradScores, k).mul_(scale).add_(BiasGradientOnQ(gradScores, tableH, tableW, querySize, grid.WindowGrid));
                     Store(gradQ, head, count, null, dq);
-                    Store(gradKV, head, count, 0, torch.bmm(gradScores.transpose(1, 2), q).mul_(scale));
+                    Store(gradKV, head, count, 0, KeyGradient(gradScores, q, grid.Covers(window)).mul_(scale));
                 }
                 // Padded tokens' gradients would reach only the frozen qkv bias: the real tokens' go back in place.
                 if (!grid.Covers(window))
@@ -212,6 +212,14 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         }
         return output.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// A^T B for the key side of backward ([n, Lq, Lk] A, [n, Lq, d] B: dV from the softmax, dK from dS), [n, Lk, d].
+    /// Over a whole grid (global attention, Lq = Lk = 1024 for vit_b) MKL runs (B^T A)^T, whose large operand is not
+    /// transposed, about 15% faster; for small windows the direct product is faster.
+    /// </summary>
+    private static Tensor KeyGradient(Tensor scores, Tensor values, bool wholeGrid) =>
+        wholeGrid ? torch.bmm(values.transpose(1, 2), scores).transpose(1, 2) : torch.bmm(scores.transpose(1, 2), values);
 
     /// <summary>Heads head..head+count of a [B, L, (3,) heads, d] tensor as a [B, count, L, d] view.</summary>
     private static Tensor HeadsFirst(Tensor tokensFirst, long head, long count, int? part = null)
