@@ -370,10 +370,9 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         public void ScatterGradients(Tensor gradFused, Tensor gradQ, Tensor gradKV, Window window)
         {
             long channels = Heads * HeadDim;
-            var real = Real(gradFused, window);
-            real.narrow(3, 0, channels).copy_(gradQ.view(Batch, window.Rows, window.Cols, channels));
+            Scatter(gradFused.narrow(3, 0, channels), gradQ, window);
             var keysAndValues = gradKV.view(Batch, WindowGrid.H, WindowGrid.W, 2 * channels).narrow(1, 0, window.Rows).narrow(2, 0, window.Cols);
-            real.narrow(3, channels, 2 * channels).copy_(keysAndValues);
+            Real(gradFused, window).narrow(3, channels, 2 * channels).copy_(keysAndValues);
         }
 
         private static Tensor Real(Tensor x, Window window) =>

@@ -146,9 +146,11 @@ public sealed class Sam : nn.Module
         using var scope = torch.NewDisposeScope();
         int size = image_encoder.ImgSize;
         var upsampled = F.interpolate(masks, size: [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
-        if (inputSize == (size, size) && originalSize == (size, size))
-            return upsampled.MoveToOuterDisposeScope(); // no crop, and a resize to the same size reproduces every value
-        upsampled = upsampled[.., .., ..inputSize.H, ..inputSize.W];
+        if (inputSize != (size, size))
+            upsampled = upsampled[.., .., ..inputSize.H, ..inputSize.W];
+        // A bilinear resize to the same size reproduces every value: skipped (contiguous() copies only a crop).
+        if (originalSize == inputSize)
+            return upsampled.contiguous().MoveToOuterDisposeScope();
         var resized = F.interpolate(upsampled, size: [originalSize.H, originalSize.W], mode: InterpolationMode.Bilinear, align_corners: false);
         return resized.MoveToOuterDisposeScope();
     }

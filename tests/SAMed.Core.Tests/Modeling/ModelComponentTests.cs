@@ -112,7 +112,9 @@ public class ModelComponentTests
         var upsampled = nn.functional.interpolate(logits, size: [64, 64], mode: InterpolationMode.Bilinear, align_corners: false);
         var resized = nn.functional.interpolate(upsampled, size: [64, 64], mode: InterpolationMode.Bilinear, align_corners: false);
         Assert.True(masks.equal(resized).all().item<bool>());
-        // Cropped and resized otherwise.
+        // Cropped and resized otherwise; cropped only when the original size is the input size.
         Assert.Equal([2L, 4, 30, 20], sam.PostprocessMasks(logits, (48, 40), (30, 20)).shape);
+        var cropped = nn.functional.interpolate(upsampled[.., .., ..48, ..40], size: [48, 40], mode: InterpolationMode.Bilinear, align_corners: false);
+        Assert.True(sam.PostprocessMasks(logits, (48, 40), (48, 40)).equal(cropped).all().item<bool>());
     }
 }
