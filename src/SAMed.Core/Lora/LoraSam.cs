@@ -158,24 +158,22 @@ public sealed class LoraSam : nn.Module
         name.StartsWith("prompt_encoder.", StringComparison.Ordinal) || name.StartsWith("mask_decoder.", StringComparison.Ordinal);
 
     /// <summary>
-    /// B_q(A_q(x)) and B_v(A_v(x)) with one product for both A matrices (x is read once, and backward forms one
-    /// input gradient instead of two).
+    /// qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v: one autograd node (<see cref="LoraQkvProjection"/>)
+    /// while the encoder is frozen, libtorch's autograd over the plain composition if its weights train too.
     /// </summary>
     private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV, int dim) : IQkvAdapter
     {
-        public Tensor Apply(Tensor input, Tensor qkv)
+        public Tensor Project(Tensor input, Tensor weight, Tensor? bias)
         {
+            if (!weight.requires_grad && bias?.requires_grad != true)
+                return LoraQkvProjection.Project(input, weight, bias, aQ.weight!, bQ.weight!, aV.weight!, bV.weight!);
             using var scope = torch.NewDisposeScope();
-            long rank = aQ.weight!.shape[0];
-            // A reduced-precision encoder (bfloat16 training) computes in its own type; the float32 LoRA weights are
-            // cast to it here, so their gradients still reach the float32 parameters.
             var type = input.dtype;
-            var low = torch.nn.functional.linear(input, As(torch.cat([aQ.weight!, aV.weight!], 0), type));
-            var newQ = torch.nn.functional.linear(low.narrow(-1, 0, rank), As(bQ.weight!, type));
-            var newV = torch.nn.functional.linear(low.narrow(-1, rank, rank), As(bV.weight!, type));
-            qkv.narrow(-1, 0, dim).add_(newQ);
-            qkv.narrow(-1, qkv.shape[^1] - dim, dim).add_(newV);
-            return qkv;
+            var qkv = torch.nn.functional.linear(input, weight, bias);
+            var newQ = torch.nn.functional.linear(torch.nn.functional.linear(input, As(aQ.weight!, type)), As(bQ.weight!, type));
+            var newV = torch.nn.functional.linear(torch.nn.functional.linear(input, As(aV.weight!, type)), As(bV.weight!, type));
+            var zeros = torch.zeros_like(qkv.narrow(-1, dim, qkv.shape[^1] - 2 * dim));
+            return (qkv + torch.cat([newQ, zeros, newV], -1)).MoveToOuterDisposeScope();
         }
 
         private static Tensor As(Tensor weight, ScalarType type) => weight.dtype == type ? weight : weight.to_type(type);

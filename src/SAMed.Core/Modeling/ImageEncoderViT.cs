@@ -281,8 +281,10 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor Project(Tensor x, bool withBias = true)
     {
-        var fused = withBias ? qkv.forward(x) : F.linear(x, qkv.weight!);
-        return QkvAdapter is null ? fused : QkvAdapter.Apply(x, fused);
+        var bias = withBias ? qkv.bias : null;
+        if (QkvAdapter is not null)
+            return QkvAdapter.Project(x, qkv.weight!, bias);
+        return bias is null ? F.linear(x, qkv.weight!) : qkv.forward(x);
     }
 
     /// <summary>
@@ -413,8 +415,9 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Adds low-rank updates to the fused qkv output of an encoder attention block.</summary>
+/// <summary>The fused qkv projection of an encoder attention block with low-rank updates.</summary>
 public interface IQkvAdapter
 {
-    Tensor Apply(Tensor input, Tensor qkv);
+    /// <summary>x W^T (+ <paramref name="bias"/>, if any) with the updates, [..., 3 * dim].</summary>
+    Tensor Project(Tensor input, Tensor weight, Tensor? bias);
 }

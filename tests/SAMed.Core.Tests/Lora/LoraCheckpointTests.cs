@@ -99,7 +99,7 @@ public sealed class LoraCheckpointTests : IDisposable
 
         // B starts at zero: the adapter is the identity until trained.
         var plain = attention.Qkv.forward(x);
-        var adapted = attention.QkvAdapter!.Apply(x, attention.Qkv.forward(x));
+        var adapted = attention.QkvAdapter!.Project(x, attention.Qkv.weight!, attention.Qkv.bias);
         Assert.True(Identical(plain, adapted));
 
         using (torch.no_grad())
@@ -108,7 +108,7 @@ public sealed class LoraCheckpointTests : IDisposable
                 p.fill_(0.5);
         }
         int dim = config.EncoderEmbedDim;
-        adapted = attention.QkvAdapter!.Apply(x, attention.Qkv.forward(x));
+        adapted = attention.QkvAdapter!.Project(x, attention.Qkv.weight!, attention.Qkv.bias);
         var delta = adapted - plain;
         Assert.True(delta[.., .., .., ..dim].abs().max().item<float>() > 0);
         Assert.Equal(0f, delta[.., .., .., dim..(2 * dim)].abs().max().item<float>());
