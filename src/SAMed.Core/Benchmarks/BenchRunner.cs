@@ -24,15 +24,24 @@ public static class BenchRunner
         progress($"matmul {options.MatmulSize}x{options.MatmulSize} float32 ({Load()})");
         var matmulBefore = MatmulRate.Measure(options.MatmulSize);
 
+        // The forward is timed in two halves, before and after the training steps, so that a slow drift of the
+        // machine's speed (other tenants of a shared host) weighs on both sides of the step / forward ratio alike.
         progress($"inference forward {options.ModelType} {options.ImageSize} batch {options.Batch} ({Load()})");
-        SampleStats inference;
-        using (var workload = ModelWorkloads.Inference(options))
-            inference = SampleStats.Measure(options.Warmup, options.Iterations, workload.Run);
+        using var inferenceWorkload = ModelWorkloads.Inference(options);
+        int firstHalf = (options.Iterations + 1) / 2, secondHalf = options.Iterations - firstHalf;
+        var inferenceBefore = SampleStats.Measure(options.Warmup, firstHalf, inferenceWorkload.Run);
 
         progress($"training step ({Load()})");
         SampleStats training;
         using (var workload = ModelWorkloads.Training(options))
             training = SampleStats.Measure(options.Warmup, options.Iterations, workload.Run);
+
+        var inference = inferenceBefore;
+        if (secondHalf > 0)
+        {
+            progress($"inference forward again ({Load()})");
+            inference = SampleStats.Combine(inferenceBefore, SampleStats.Measure(options.Warmup, secondHalf, inferenceWorkload.Run));
+        }
 
         progress($"matmul again ({Load()})");
         var matmulAfter = MatmulRate.Measure(options.MatmulSize);

@@ -9,24 +9,24 @@ public class WorkloadLeakTests
     private static readonly BenchOptions Smoke = new() { ModelType = "tiny", ImageSize = 32, Batch = 2, Threads = 0, NumClasses = 3 };
 
     [Fact]
-    public void FiftyTrainingStepsKeepTheLiveTensorCountFlat()
+    public void AThousandTrainingStepsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Training(Smoke);
-        AssertFlat(workload, warmup: 3, steps: 50);
+        AssertFlat(workload, warmup: 3, steps: 1000);
     }
 
     [Fact]
-    public void TenBfloat16TrainingStepsKeepTheLiveTensorCountFlat()
+    public void AHundredBfloat16TrainingStepsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Training(Smoke with { Bfloat16 = true });
-        AssertFlat(workload, warmup: 3, steps: 10);
+        AssertFlat(workload, warmup: 3, steps: 100);
     }
 
     [Fact]
-    public void FiftyInferenceForwardsKeepTheLiveTensorCountFlat()
+    public void TwoHundredInferenceForwardsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Inference(Smoke with { MergeLora = false });
-        AssertFlat(workload, warmup: 3, steps: 50);
+        AssertFlat(workload, warmup: 3, steps: 200);
     }
 
     private static void AssertFlat(IWorkload workload, int warmup, int steps)
