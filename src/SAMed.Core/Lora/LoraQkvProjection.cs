@@ -1,3 +1,4 @@
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,9 +17,7 @@ namespace SAMed.Lora;
 /// </summary>
 public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvProjection>
 {
-    // Gradients handed to libtorch by the previous backward call on this thread; see RelPosAttention.
-    [ThreadStatic]
-    private static List<Tensor>? handedOver;
+    private static readonly HandedOverGradients handedOver = new();
 
     private const string InputNeedsGradKey = "input_needs_grad";
 
@@ -50,7 +49,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        DisposeHandedOver();
+        handedOver.Release();
         var saved = ctx.get_saved_variables();
         bool inputNeedsGrad = ctx.get_data(InputNeedsGradKey) is true;
         Tensor? gradInput = null;
@@ -85,9 +84,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
             tensor?.Dispose();
         ctx.Dispose();
         gradOutput.Dispose();
-        handedOver = [gradAQ, gradBQ, gradAV, gradBV];
-        if (gradInput is not null)
-            handedOver.Add(gradInput);
+        handedOver.Keep(gradInput, gradAQ, gradBQ, gradAV, gradBV);
         return [gradInput!, null!, null!, gradAQ, gradBQ, gradAV, gradBV];
     }
 
@@ -107,13 +104,4 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
     }
 
     private static Tensor As(Tensor weight, ScalarType type) => weight.dtype == type ? weight : weight.to_type(type);
-
-    private static void DisposeHandedOver()
-    {
-        if (handedOver is null)
-            return;
-        foreach (var tensor in handedOver)
-            tensor.Dispose();
-        handedOver = null;
-    }
 }

@@ -1,3 +1,4 @@
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -26,10 +27,7 @@ namespace SAMed.Modeling;
 /// </summary>
 public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttention>
 {
-    // Gradients handed to libtorch by the previous backward call: libtorch holds its own references once a callback
-    // has returned, so their .NET handles can go at the next call instead of waiting for the garbage collector.
-    [ThreadStatic]
-    private static List<Tensor>? handedOver;
+    private static readonly HandedOverGradients handedOver = new();
 
     private const string ReleasedKey = "released";
     private const string GridKey = "grid";
@@ -86,7 +84,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        DisposeHandedOver();
+        handedOver.Release();
         if (ctx.get_data(ReleasedKey) is true)
             throw new InvalidOperationException($"{Name}: its saved tensors were freed by an earlier backward (retain_graph is not supported)");
         var saved = ctx.get_saved_variables();
@@ -150,7 +148,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         ctx.save_data(ReleasedKey, true);
         ctx.Dispose();
         gradOutput.Dispose();
-        handedOver = [gradFused];
+        handedOver.Keep(gradFused);
         return [gradFused, null!, null!, null!, null!, null!, null!];
     }
 
@@ -258,16 +256,6 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         using var fromH = torch.einsum("bhwk,hkc->bhwc", gradRelH, relPosH);
         using var fromW = torch.einsum("bhwk,wkc->bhwc", gradRelW, relPosW);
         return fromH.add_(fromW).reshape(n, querySize.H * querySize.W, -1);
-    }
-
-    /// <summary>Disposes the .NET handles of the gradients the last backward call on this thread returned.</summary>
-    private static void DisposeHandedOver()
-    {
-        if (handedOver is null)
-            return;
-        foreach (var tensor in handedOver)
-            tensor.Dispose();
-        handedOver = null;
     }
 
     /// <summary>A window's projections [B, L, 3, heads, d], its real queries [B, Lq, heads, d], their position tables and grid.</summary>
