@@ -17,7 +17,7 @@ namespace SAMed.Lora;
 /// </summary>
 public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvProjection>
 {
-    private static readonly HandedOverGradients handedOver = new();
+    private static readonly CustomBackward bookkeeping = new(nameof(LoraQkvProjection));
 
     private const string InputNeedsGradKey = "input_needs_grad";
 
@@ -49,8 +49,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        handedOver.Release();
-        var saved = ctx.get_saved_variables();
+        var saved = bookkeeping.Begin(ctx);
         bool inputNeedsGrad = ctx.get_data(InputNeedsGradKey) is true;
         Tensor? gradInput = null;
         Tensor gradAQ, gradBQ, gradAV, gradBV;
@@ -80,11 +79,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
             gradBQ = lowRank.narrow(1, 0, rank).t().mm(gradQ).t().to_type(bQ.dtype).MoveToOuterDisposeScope();
             gradBV = lowRank.narrow(1, rank, rank).t().mm(gradV).t().to_type(bV.dtype).MoveToOuterDisposeScope();
         }
-        foreach (var tensor in saved)
-            tensor?.Dispose();
-        ctx.Dispose();
-        gradOutput.Dispose();
-        handedOver.Keep(gradInput, gradAQ, gradBQ, gradAV, gradBV);
+        bookkeeping.End(ctx, saved, gradOutput, gradInput, gradAQ, gradBQ, gradAV, gradBV);
         return [gradInput!, null!, null!, gradAQ, gradBQ, gradAV, gradBV];
     }
 

@@ -27,9 +27,8 @@ namespace SAMed.Modeling;
 /// </summary>
 public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttention>
 {
-    private static readonly HandedOverGradients handedOver = new();
+    private static readonly CustomBackward bookkeeping = new(nameof(RelPosAttention));
 
-    private const string ReleasedKey = "released";
     private const string GridKey = "grid";
 
     public override string Name => nameof(RelPosAttention);
@@ -84,10 +83,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        handedOver.Release();
-        if (ctx.get_data(ReleasedKey) is true)
-            throw new InvalidOperationException($"{Name}: its saved tensors were freed by an earlier backward (retain_graph is not supported)");
-        var saved = ctx.get_saved_variables();
+        var saved = bookkeeping.Begin(ctx);
         Tensor gradFused;
         using (var scope = NewDisposeScope())
         {
@@ -142,13 +138,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             }
             gradFused.MoveToOuterDisposeScope();
         }
-        foreach (var tensor in saved)
-            tensor?.Dispose();
-        // Frees the saved input now, as libtorch's own nodes do after their backward.
-        ctx.save_data(ReleasedKey, true);
-        ctx.Dispose();
-        gradOutput.Dispose();
-        handedOver.Keep(gradFused);
+        bookkeeping.End(ctx, saved, gradOutput, gradFused);
         return [gradFused, null!, null!, null!, null!, null!, null!];
     }
 
