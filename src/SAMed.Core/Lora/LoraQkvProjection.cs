@@ -19,7 +19,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
 {
     private static readonly CustomBackward bookkeeping = new(nameof(LoraQkvProjection));
 
-    private const string InputNeedsGradKey = "input_needs_grad";
+    private const string NeedsGradKey = "needs_grad";
 
     public override string Name => nameof(LoraQkvProjection);
 
@@ -31,7 +31,8 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
     /// </summary>
     public static Tensor Project(Tensor input, Tensor weight, Tensor? bias, Tensor aQ, Tensor bQ, Tensor aV, Tensor bV)
     {
-        if (torch.is_grad_enabled() && (input.requires_grad || aQ.requires_grad || bQ.requires_grad || aV.requires_grad || bV.requires_grad))
+        Tensor?[] inputs = [input, weight, bias, aQ, bQ, aV, bV];
+        if (torch.is_grad_enabled() && inputs.Any(t => t?.requires_grad == true))
             return apply(input, weight, bias!, aQ, bQ, aV, bV);
         using var scope = NewDisposeScope();
         return Compute(input, weight, bias, aQ, bQ, aV, bV).Projection.MoveToOuterDisposeScope();
@@ -43,15 +44,16 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
         var (aQ, bQ, aV, bV) = ((Tensor)vars[3], (Tensor)vars[4], (Tensor)vars[5], (Tensor)vars[6]);
         var (projection, lowRank) = Compute(input, weight, bias, aQ, bQ, aV, bV);
         ctx.save_for_backward([input, weight, lowRank, aQ, bQ, aV, bV]);
-        ctx.save_data(InputNeedsGradKey, input.requires_grad);
+        // SAMed's encoder is frozen; its weight and bias get gradients only if a caller unfroze them.
+        ctx.save_data(NeedsGradKey, (Input: input.requires_grad, Weight: weight.requires_grad, Bias: bias?.requires_grad == true));
         return projection;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var saved = bookkeeping.Begin(ctx);
-        bool inputNeedsGrad = ctx.get_data(InputNeedsGradKey) is true;
-        Tensor? gradInput = null;
+        var needsGrad = ((bool Input, bool Weight, bool Bias))ctx.get_data(NeedsGradKey);
+        Tensor? gradInput = null, gradWeight = null, gradBias = null;
         Tensor gradAQ, gradBQ, gradAV, gradBV;
         using (var scope = NewDisposeScope())
         {
@@ -67,7 +69,11 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
             // d(x A^T): [tokens, 2r], q's columns first. The thin products are formed transposed, (B^T dq^T)^T and
             // (low^T dq)^T below: MKL runs them with the wide operand untransposed, two to three times faster.
             var gradLowRank = torch.cat([As(bQ, type).t().mm(gradQ.t()).t(), As(bV, type).t().mm(gradV.t()).t()], 1);
-            if (inputNeedsGrad)
+            if (needsGrad.Weight)
+                gradWeight = grad.t().mm(x).MoveToOuterDisposeScope();
+            if (needsGrad.Bias)
+                gradBias = grad.sum(0, keepdim: false).MoveToOuterDisposeScope();
+            if (needsGrad.Input)
             {
                 gradInput = grad.mm(weight);
                 gradInput.addmm_(gradLowRank, torch.cat([As(aQ, type), As(aV, type)], 0));
@@ -79,8 +85,8 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
             gradBQ = lowRank.narrow(1, 0, rank).t().mm(gradQ).t().to_type(bQ.dtype).MoveToOuterDisposeScope();
             gradBV = lowRank.narrow(1, rank, rank).t().mm(gradV).t().to_type(bV.dtype).MoveToOuterDisposeScope();
         }
-        bookkeeping.End(ctx, saved, gradOutput, gradInput, gradAQ, gradBQ, gradAV, gradBV);
-        return [gradInput!, null!, null!, gradAQ, gradBQ, gradAV, gradBV];
+        bookkeeping.End(ctx, saved, gradOutput, gradInput, gradWeight, gradBias, gradAQ, gradBQ, gradAV, gradBV);
+        return [gradInput!, gradWeight!, gradBias!, gradAQ, gradBQ, gradAV, gradBV];
     }
 
     /// <summary>The projection [..., 3 * dim] and x A^T [tokens, 2r] (q's rank first) that backward needs.</summary>

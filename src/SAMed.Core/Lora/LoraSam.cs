@@ -45,7 +45,7 @@ public sealed class LoraSam : nn.Module
             w_Bs.Add(bQ);
             w_As.Add(aV);
             w_Bs.Add(bV);
-            attention.QkvAdapter = new LoraQkv(aQ, bQ, aV, bV, dim);
+            attention.QkvAdapter = new LoraQkv(aQ, bQ, aV, bV);
         }
         ResetParameters();
         RegisterComponents();
@@ -157,25 +157,10 @@ public sealed class LoraSam : nn.Module
     private static bool IsPromptOrDecoder(string name) =>
         name.StartsWith("prompt_encoder.", StringComparison.Ordinal) || name.StartsWith("mask_decoder.", StringComparison.Ordinal);
 
-    /// <summary>
-    /// qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v: one autograd node (<see cref="LoraQkvProjection"/>)
-    /// while the encoder is frozen, libtorch's autograd over the plain composition if its weights train too.
-    /// </summary>
-    private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV, int dim) : IQkvAdapter
+    /// <summary>qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v, as one autograd node (<see cref="LoraQkvProjection"/>).</summary>
+    private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV) : IQkvAdapter
     {
-        public Tensor Project(Tensor input, Tensor weight, Tensor? bias)
-        {
-            if (!weight.requires_grad && bias?.requires_grad != true)
-                return LoraQkvProjection.Project(input, weight, bias, aQ.weight!, bQ.weight!, aV.weight!, bV.weight!);
-            using var scope = torch.NewDisposeScope();
-            var type = input.dtype;
-            var qkv = torch.nn.functional.linear(input, weight, bias);
-            var newQ = torch.nn.functional.linear(torch.nn.functional.linear(input, As(aQ.weight!, type)), As(bQ.weight!, type));
-            var newV = torch.nn.functional.linear(torch.nn.functional.linear(input, As(aV.weight!, type)), As(bV.weight!, type));
-            var zeros = torch.zeros_like(qkv.narrow(-1, dim, qkv.shape[^1] - 2 * dim));
-            return (qkv + torch.cat([newQ, zeros, newV], -1)).MoveToOuterDisposeScope();
-        }
-
-        private static Tensor As(Tensor weight, ScalarType type) => weight.dtype == type ? weight : weight.to_type(type);
+        public Tensor Project(Tensor input, Tensor weight, Tensor? bias) =>
+            LoraQkvProjection.Project(input, weight, bias, aQ.weight!, bQ.weight!, aV.weight!, bV.weight!);
     }
 }

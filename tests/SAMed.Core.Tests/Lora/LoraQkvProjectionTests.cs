@@ -12,28 +12,30 @@ public sealed class LoraQkvProjectionTests
     private const long Dim = 12, Rank = 3;
 
     [Theory]
-    [InlineData(true, true)]
-    [InlineData(false, true)]
-    [InlineData(true, false)]
-    public void ForwardAndGradientsEqualAutogradThroughThePlainComposition(bool withBias, bool inputNeedsGrad)
+    [InlineData(true, true, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, false, false)]
+    [InlineData(true, true, true)]
+    [InlineData(false, false, true)]
+    public void ForwardAndGradientsEqualAutogradThroughThePlainComposition(bool withBias, bool inputNeedsGrad, bool projectionTrains)
     {
         using var scope = NewDisposeScope();
         var inputs = Inputs(ScalarType.Float64, withBias, seed: withBias ? 1 : 2);
         var gradOutput = torch.randn([2, 3, 5, 3 * Dim], dtype: ScalarType.Float64);
 
-        var (x, lora) = Fresh(inputs, inputNeedsGrad);
-        var fused = LoraQkvProjection.Project(x, inputs.Weight, inputs.Bias, lora[0], lora[1], lora[2], lora[3]);
+        var (x, weight, bias, lora) = Fresh(inputs, inputNeedsGrad, projectionTrains);
+        var fused = LoraQkvProjection.Project(x, weight, bias, lora[0], lora[1], lora[2], lora[3]);
         fused.backward([gradOutput]);
 
-        var (xRef, loraRef) = Fresh(inputs, inputNeedsGrad);
-        var plain = Plain(xRef, inputs.Weight, inputs.Bias, loraRef);
+        var (xRef, weightRef, biasRef, loraRef) = Fresh(inputs, inputNeedsGrad, projectionTrains);
+        var plain = Plain(xRef, weightRef, biasRef, loraRef);
         plain.backward([gradOutput]);
 
         AssertClose(plain, fused, "projection");
-        if (inputNeedsGrad)
-            AssertClose(xRef.grad!, x.grad!, "input gradient");
-        else
-            Assert.Null(x.grad);
+        AssertSameGradient(xRef, x, "input gradient");
+        AssertSameGradient(weightRef, weight, "qkv weight gradient");
+        if (bias is not null)
+            AssertSameGradient(biasRef!, bias, "qkv bias gradient");
         string[] names = ["A_q", "B_q", "A_v", "B_v"];
         for (int i = 0; i < 4; i++)
             AssertClose(loraRef[i].grad!, lora[i].grad!, $"{names[i]} gradient");
@@ -126,6 +128,21 @@ public sealed class LoraQkvProjectionTests
 
     private static (Tensor Input, Tensor[] Lora) Fresh(ProjectionInputs inputs, bool inputNeedsGrad) =>
         (inputs.Input.clone().requires_grad_(inputNeedsGrad), inputs.Lora.Select(t => t.clone().requires_grad_(true)).ToArray());
+
+    private static (Tensor Input, Tensor Weight, Tensor? Bias, Tensor[] Lora) Fresh(ProjectionInputs inputs, bool inputNeedsGrad, bool projectionTrains)
+    {
+        var (input, lora) = Fresh(inputs, inputNeedsGrad);
+        return (input, inputs.Weight.clone().requires_grad_(projectionTrains), inputs.Bias?.clone().requires_grad_(projectionTrains), lora);
+    }
+
+    /// <summary>Both have the same gradient, or (not requiring one) neither has any.</summary>
+    private static void AssertSameGradient(Tensor expected, Tensor actual, string what)
+    {
+        if (expected.requires_grad)
+            AssertClose(expected.grad!, actual.grad!, what);
+        else
+            Assert.Null(actual.grad);
+    }
 
     /// <summary>SAMed's _LoRA_qkv: qkv(x), q += B_q A_q x, v += B_v A_v x (out of place).</summary>
     private static Tensor Plain(Tensor x, Tensor weight, Tensor? bias, Tensor[] lora)
