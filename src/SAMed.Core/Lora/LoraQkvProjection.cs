@@ -24,8 +24,9 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
     public override string Name => nameof(LoraQkvProjection);
 
     /// <summary>
-    /// [..., 3 * dim] from <paramref name="input"/> [..., dim], the frozen <paramref name="weight"/> [3 * dim, dim]
-    /// and <paramref name="bias"/> (none: the caller adds it later), and the rank-r matrices A [r, dim], B [dim, r].
+    /// [..., 3 * dim] from <paramref name="input"/> [..., dim], the qkv <paramref name="weight"/> [3 * dim, dim] and
+    /// <paramref name="bias"/> (none: the caller adds it later; both frozen in SAMed, with gradients if a caller
+    /// unfroze them), and the rank-r matrices A [r, dim], B [dim, r].
     /// With autograd when gradients are enabled; the LoRA matrices may be float32 under a reduced-precision input
     /// (they are cast to the input's type, and their gradients come back in their own).
     /// </summary>
@@ -76,7 +77,7 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
             if (needsGrad.Input)
             {
                 gradInput = grad.mm(weight);
-                gradInput.addmm_(gradLowRank, torch.cat([As(aQ, type), As(aV, type)], 0));
+                gradInput.addmm_(gradLowRank, StackedA(aQ, aV, type));
                 gradInput = gradInput.view(input.shape).MoveToOuterDisposeScope();
             }
             var gradA = gradLowRank.t().mm(x);
@@ -96,13 +97,16 @@ public sealed class LoraQkvProjection : autograd.SingleTensorFunction<LoraQkvPro
         var type = input.dtype;
         using var x = input.reshape(-1, dim);
         var projection = bias is null ? x.mm(weight.t()) : torch.addmm(bias, x, weight.t(), 1, 1);
-        var lowRank = x.mm(torch.cat([As(aQ, type), As(aV, type)], 0).t());
+        var lowRank = x.mm(StackedA(aQ, aV, type).t());
         // Written straight into the q and v columns (the row stride of a column slice is a valid leading dimension).
         projection.narrow(1, 0, dim).addmm_(lowRank.narrow(1, 0, rank), As(bQ, type).t());
         projection.narrow(1, outputs - dim, dim).addmm_(lowRank.narrow(1, rank, rank), As(bV, type).t());
         long[] shape = [.. input.shape[..^1], outputs];
         return (projection.view(shape), lowRank);
     }
+
+    /// <summary>A_q over A_v, [2r, dim], in <paramref name="type"/>: one product forms x A^T for both.</summary>
+    private static Tensor StackedA(Tensor aQ, Tensor aV, ScalarType type) => torch.cat([As(aQ, type), As(aV, type)], 0);
 
     private static Tensor As(Tensor weight, ScalarType type) => weight.dtype == type ? weight : weight.to_type(type);
 }
