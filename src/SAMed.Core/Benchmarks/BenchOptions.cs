@@ -12,6 +12,8 @@ public sealed record BenchOptions
     public int Iterations { get; init; } = 5;
     public int NumClasses { get; init; } = 8;
     public int Rank { get; init; } = 4;
+    /// <summary>The adaptation strategy trained in the step (lora, adapter, decoder, full).</summary>
+    public string Strategy { get; init; } = Adaptation.Strategies.Lora;
     public int Seed { get; init; } = 1234;
     /// <summary>Side of the square float32 product that measures the machine's matmul rate.</summary>
     public int MatmulSize { get; init; } = 2048;
@@ -19,11 +21,11 @@ public sealed record BenchOptions
     public bool MergeLora { get; init; } = true;
     /// <summary>
     /// Run the image encoder in bfloat16 at inference and in the training step (precision "bfloat16" of
-    /// <see cref="Training.TrainingPrecision"/>: LoRA, decoder, optimizer and loss stay float32).
+    /// <see cref="Adaptation.TrainingPrecision"/>: LoRA, decoder, optimizer and loss stay float32).
     /// </summary>
     public bool Bfloat16 { get; init; }
-    /// <summary>The training step's precision (a <see cref="Training.TrainingPrecision"/> name).</summary>
-    public string TrainingPrecision => Bfloat16 ? Training.TrainingPrecision.Bfloat16 : Training.TrainingPrecision.Float32;
+    /// <summary>The training step's precision (a <see cref="Adaptation.TrainingPrecision"/> name).</summary>
+    public string TrainingPrecision => Bfloat16 ? Adaptation.TrainingPrecision.Bfloat16 : Adaptation.TrainingPrecision.Float32;
     /// <summary>glibc's M_MMAP_THRESHOLD in bytes for the run (null: glibc's dynamic default); see <see cref="NativeAllocator"/>.</summary>
     public int? MmapThreshold { get; init; }
     /// <summary>Training: give freed heap pages back after each global-attention block (ImageEncoderViT.ReleaseHeapInTraining).</summary>
@@ -53,6 +55,9 @@ public sealed record BenchOptions
                 $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
                 + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1), memory runs {MemoryRuns} (>= 1), global blocks keeping softmax {GlobalBlocksKeepingSoftmax} (>= 0)");
         }
+        var modelProblems = (ModelWorkloads.Spec(this) with { Precision = TrainingPrecision }).Problems();
+        if (modelProblems.Count > 0)
+            throw new ArgumentException($"invalid benchmark options: {string.Join("; ", modelProblems)}");
         if (Bfloat16 && !MergeLora)
             throw new ArgumentException("bfloat16 inference runs on the merged model; do not combine it with live LoRA");
     }

@@ -25,7 +25,7 @@ public static class BenchReport
         string Gib(long? bytes) => bytes is long b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1073741824.0:F3} GiB") : "not measured";
 
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, LoRA rank {o.Rank}, "
+            $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, {o.Strategy}{(o.Strategy == Adaptation.Strategies.Lora ? $" rank {o.Rank}" : "")}, "
             + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, training {o.TrainingPrecision}, "
             + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}"
             + $"{(o.KeepWindowSoftmax ? ", windowed softmax kept for backward" : "")}, softmax kept by {o.GlobalBlocksKeepingSoftmax} global block(s)");

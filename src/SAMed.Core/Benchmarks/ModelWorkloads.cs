@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.TorchInterop;
@@ -17,25 +18,30 @@ public interface IWorkload : IDisposable
 /// <summary>The model work the benchmark times: SAMed's inference forward and one full training step.</summary>
 public static class ModelWorkloads
 {
-    /// <summary>SAMed's training architecture for the options (pixel mean 0, std 1 as SAMed's train.py), randomly initialised.</summary>
-    public static SamConfig Config(BenchOptions options) =>
-        (options.ModelType == "tiny"
-            ? SamConfig.Tiny(options.ImageSize, options.NumClasses)
-            : SamBuilder.Config(options.ModelType, options.ImageSize, options.NumClasses)) with
-        { PixelMean = [0, 0, 0], PixelStd = [1, 1, 1] };
+    /// <summary>The model the options describe: SAMed's training architecture (pixel mean 0, std 1), randomly initialised.</summary>
+    public static ModelSpec Spec(BenchOptions options) => new()
+    {
+        Size = options.ModelType,
+        ImgSize = options.ImageSize,
+        NumClasses = options.NumClasses,
+        Strategy = options.Strategy,
+        Rank = options.Rank,
+        Seed = options.Seed,
+    };
+
+    public static SamConfig Config(BenchOptions options) => Spec(options).Architecture;
 
     public static IWorkload Inference(BenchOptions options) => new InferenceWorkload(options);
 
     public static IWorkload Training(BenchOptions options) => new TrainingWorkload(options);
 
-    private static LoraSam CreateModel(BenchOptions options)
+    private static AdaptedSam CreateModel(BenchOptions options)
     {
-        torch.manual_seed(options.Seed);
-        var model = new LoraSam(new Sam(Config(options)), options.Rank);
+        var model = ModelFactory.Create(Spec(options));
         // Non-zero B so the LoRA path does real work (SAMed initialises B to zero).
         using (torch.no_grad())
         {
-            foreach (var (name, parameter) in model.TrainableParameters().Where(p => p.name.StartsWith("w_b_", StringComparison.Ordinal)))
+            foreach (var (name, parameter) in model.TrainableParameters().Where(p => LoraSam.IsBKey(p.name)))
                 parameter.normal_(0, 0.01);
         }
         return model;
@@ -46,15 +52,15 @@ public static class ModelWorkloads
 
     private sealed class InferenceWorkload : IWorkload
     {
-        private readonly LoraSam model;
+        private readonly AdaptedSam model;
         private readonly Tensor images;
         private readonly int imageSize;
 
         public InferenceWorkload(BenchOptions options)
         {
             model = CreateModel(options);
-            if (options.MergeLora)
-                LoraMerge.Merge(model);
+            if (options.MergeLora && model is LoraSam lora)
+                LoraMerge.Merge(lora);
             if (options.Bfloat16)
                 model.Sam.ImageEncoder.to(ScalarType.BFloat16);
             model.eval();
@@ -79,7 +85,7 @@ public static class ModelWorkloads
 
     private sealed class TrainingWorkload : IWorkload
     {
-        private readonly LoraSam model;
+        private readonly AdaptedSam model;
         private readonly Tensor images;
         private readonly Tensor labels;
         private readonly SamedOptimizer optimizer;
@@ -109,7 +115,7 @@ public static class ModelWorkloads
             step.Run(images, labels);
         }
 
-        private static Tensor LowResLogits(LoraSam model, Tensor images)
+        private static Tensor LowResLogits(AdaptedSam model, Tensor images)
         {
             var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
             iou.Dispose();

@@ -14,6 +14,9 @@ public sealed record InferenceConfig
 
     public required SamConfig Model { get; init; }
 
+    /// <summary>The adaptation strategy of the checkpoint it came with (lora, adapter, decoder, full).</summary>
+    public string Strategy { get; init; } = Adaptation.Strategies.Lora;
+
     public int LoraRank { get; init; }
 
     /// <summary>SAMed's input_size: every slice is first zoomed to this size (the training crop), then to the image size.</summary>
@@ -45,7 +48,7 @@ public sealed record InferenceConfig
 
     public IReadOnlyList<string> ResolvedClassNames => ClassNames ?? Evaluation.ClassNames.For(NumClasses);
 
-    public static IReadOnlyList<string> ModelTypes { get; } = ["vit_b", "vit_l", "vit_h", "tiny"];
+    public static IReadOnlyList<string> ModelTypes => SamBuilder.ModelTypes;
 
     /// <summary>
     /// A preset as SAMed's test.py builds it: SAM's registry architecture at <paramref name="imageSize"/> with
@@ -54,14 +57,33 @@ public sealed record InferenceConfig
     /// </summary>
     public static InferenceConfig ForModel(string modelType, int imageSize = 512, int numClasses = 8, int loraRank = 4)
     {
-        var model = modelType == "tiny" ? SamConfig.Tiny(imageSize, numClasses) : SamBuilder.Config(modelType, imageSize, numClasses);
-        return new InferenceConfig
-        {
-            ModelType = modelType == "default" ? "vit_h" : modelType,
-            Model = model with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] },
-            LoraRank = loraRank,
-        };
+        var spec = new Adaptation.ModelSpec { Size = SamBuilder.Canonical(modelType), ImgSize = imageSize, NumClasses = numClasses, Rank = Math.Max(1, loraRank) };
+        return FromSpec(spec) with { LoraRank = loraRank };
     }
+
+    /// <summary>The inference settings of a model description (SAMed's test protocol defaults for the rest).</summary>
+    public static InferenceConfig FromSpec(Adaptation.ModelSpec spec) => new()
+    {
+        ModelType = spec.Custom is null ? SamBuilder.Canonical(spec.Size) : "custom",
+        Model = spec.Architecture,
+        Strategy = spec.Strategy,
+        LoraRank = spec.Strategy == Adaptation.Strategies.Lora ? spec.Rank : 0,
+        Seed = spec.Seed,
+    };
+
+    /// <summary>The model description of these settings (pixel normalisation and architecture from <see cref="Model"/>).</summary>
+    public Adaptation.ModelSpec ToSpec() => new()
+    {
+        Size = SamBuilder.IsKnown(ModelType) ? ModelType : "custom",
+        ImgSize = Model.ImageSize,
+        NumClasses = Model.NumClasses,
+        Strategy = Strategy,
+        Rank = Math.Max(1, LoraRank),
+        PixelMean = Model.PixelMean,
+        PixelStd = Model.PixelStd,
+        Seed = Seed,
+        Custom = SamBuilder.IsKnown(ModelType) && SamBuilder.Config(ModelType, Model.ImageSize, Model.NumClasses) with { PixelMean = Model.PixelMean, PixelStd = Model.PixelStd } == Model ? null : Model,
+    };
 
     /// <summary>Throws a clear error for settings inference cannot use.</summary>
     public void Validate(string source)

@@ -16,7 +16,9 @@ public static class ModelExport
             throw new ArgumentException($"{checkpointPath}: the checkpoint name must end in .pth (its configuration goes beside it as .json)");
         string configPath = InferenceConfigFile.PathBeside(checkpointPath);
         Checkpoints.PthStateDict.Write(checkpointPath, Checkpoints.ModuleStateDict.Ordered(model.Sam));
-        InferenceConfigFile.Save(model.Config with { LoraRank = 0 }, configPath);
+        // A merged LoRA, a tuned decoder or a fully tuned model is a plain SAM now; adapters stay modules of their own.
+        string strategy = model.Config.Strategy == Adaptation.Strategies.Adapter ? Adaptation.Strategies.Adapter : Adaptation.Strategies.Full;
+        InferenceConfigFile.Save(model.Config with { LoraRank = 0, Strategy = strategy }, configPath);
         return configPath;
     }
 }

@@ -2,15 +2,17 @@ namespace SAMed.Inference;
 
 /// <summary>
 /// Where a model for inference comes from. Either <see cref="Checkpoint"/> (a merged, self-contained checkpoint
-/// written by <c>export</c>, with its configuration JSON beside it), or a SAM checkpoint plus an optional SAMed LoRA
-/// checkpoint on an architecture from <see cref="ConfigPath"/> or <see cref="ModelType"/>. Nullable numbers
-/// override the configuration when set; otherwise rank and num_classes are read from the LoRA file when there is one.
+/// written by <c>export</c>, or a full fine-tuning checkpoint, with its JSON beside it), or a SAM checkpoint plus an
+/// optional strategy checkpoint (<see cref="LoraCheckpoint"/>: SAMed's LoRA or any strategy's; the file's keys and the
+/// description written beside it say which model it belongs to). Nullable settings must agree with what the checkpoint
+/// says; where it says nothing they choose (defaults: vit_b, 512, SAMed's 8 classes and rank 4).
 /// </summary>
 public sealed record ModelLoadOptions
 {
     public string? Checkpoint { get; init; }
     public string? ConfigPath { get; init; }
-    public string ModelType { get; init; } = "vit_b";
+    /// <summary>vit_b, vit_l, vit_h or tiny; null: what the checkpoint says, else vit_b.</summary>
+    public string? ModelType { get; init; }
     public int? ImageSize { get; init; }
     public int? NumClasses { get; init; }
     public int? Rank { get; init; }
@@ -19,6 +21,8 @@ public sealed record ModelLoadOptions
     public int? Seed { get; init; }
 
     public string? SamCheckpoint { get; init; }
+
+    /// <summary>The strategy's checkpoint (SAMed's --lora_ckpt, or an adapter, decoder or LoRA run's epoch_N.pth).</summary>
     public string? LoraCheckpoint { get; init; }
 
     /// <summary>Fold the LoRA updates into the qkv weights after loading (same outputs, no LoRA cost).</summary>

@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Checkpoints;
 using SAMed.Lora;
 using SAMed.Modeling;
@@ -8,23 +9,24 @@ using static TorchSharp.torch;
 namespace SAMed.Inference;
 
 /// <summary>
-/// A SAMed model ready for inference (eval mode, on its device): SAM, with LoRA either live or merged into the
-/// qkv weights. <see cref="SegmentBatch"/> runs SAMed's forward at the image size and returns the argmax labels.
+/// A SAMed model ready for inference (eval mode, on its device): SAM adapted by a strategy (LoRA live or merged into
+/// the qkv weights, adapters, a tuned decoder, or a fully tuned SAM). <see cref="SegmentBatch"/> runs SAMed's forward
+/// at the image size and returns the argmax labels.
 /// </summary>
 public sealed class SegmentationModel : IDisposable
 {
-    private readonly LoraSam? lora;
+    private readonly AdaptedSam? adapted;
 
-    private SegmentationModel(InferenceConfig config, Sam sam, LoraSam? lora, bool merged, Device device, string description)
+    private SegmentationModel(InferenceConfig config, Sam sam, AdaptedSam? adapted, bool merged, Device device, string description)
     {
         Config = config;
         Sam = sam;
-        this.lora = lora;
+        this.adapted = adapted;
         Merged = merged;
         Device = device;
         Description = description;
         sam.eval();
-        lora?.eval();
+        adapted?.eval();
     }
 
     public InferenceConfig Config { get; }
@@ -35,30 +37,30 @@ public sealed class SegmentationModel : IDisposable
     public bool Merged { get; }
 
     /// <summary>True when LoRA adapters run beside the frozen qkv projections.</summary>
-    public bool HasLiveLora => lora is not null && !Merged;
+    public bool HasLiveLora => adapted is LoraSam && !Merged;
 
     public Device Device { get; }
 
     /// <summary>What was loaded, for logs.</summary>
     public string Description { get; }
 
-    /// <summary>A model around an existing SAM (and LoRA wrapper), e.g. one just trained.</summary>
-    public static SegmentationModel FromModules(InferenceConfig config, Sam sam, LoraSam? lora = null, bool mergeLora = false)
+    /// <summary>A model around an existing SAM (and its strategy's wrapper), e.g. one just trained.</summary>
+    public static SegmentationModel FromModules(InferenceConfig config, Sam sam, AdaptedSam? adapted = null, bool mergeLora = false)
     {
         var device = sam.parameters().First().device;
-        if (lora is not null && mergeLora)
+        if (adapted is LoraSam lora && mergeLora)
         {
             LoraMerge.Merge(lora);
             return new SegmentationModel(config with { LoraRank = 0 }, sam, null, true, device, "in-memory model (LoRA merged)");
         }
-        return new SegmentationModel(config, sam, lora, false, device, lora is null ? "in-memory SAM" : "in-memory SAMed (LoRA)");
+        return new SegmentationModel(config, sam, adapted, false, device, adapted is null ? "in-memory SAM" : $"in-memory SAM ({adapted.Strategy})");
     }
 
     /// <summary>Builds and loads a model; every file problem is an exception naming the file.</summary>
     public static SegmentationModel Load(ModelLoadOptions options)
     {
         var device = TorchDevices.Parse(options.Device);
-        return options.Checkpoint is not null ? LoadMerged(options, device) : LoadWithLora(options, device);
+        return options.Checkpoint is not null ? LoadMerged(options, device) : LoadAdapted(options, device);
     }
 
     /// <summary>
@@ -83,8 +85,10 @@ public sealed class SegmentationModel : IDisposable
 
     public void Dispose()
     {
-        lora?.Dispose();
-        Sam.Dispose();
+        if (adapted is not null)
+            adapted.Dispose();
+        else
+            Sam.Dispose();
     }
 
     private static SegmentationModel LoadMerged(ModelLoadOptions options, Device device)
@@ -97,92 +101,66 @@ public sealed class SegmentationModel : IDisposable
         string configPath = options.ConfigPath ?? InferenceConfigFile.PathBeside(checkpoint);
         if (!File.Exists(configPath))
             throw new FileNotFoundException(
-                $"{checkpoint}: its configuration {configPath} is missing (export writes it beside the checkpoint; or pass --config)", configPath);
+                $"{checkpoint}: its configuration {configPath} is missing (export and full fine-tuning write it beside the checkpoint; or pass --config)", configPath);
         var config = Override(InferenceConfigFile.Load(configPath), options, configPath) with { LoraRank = 0 };
         var sam = new Sam(config.Model);
+        // An exported adapter model keeps its adapters (they cannot be folded into SAM's weights).
+        AdaptedSam? adapted = config.Strategy == Strategies.Adapter ? new AdapterSam(sam) : null;
         try
         {
             SamCheckpoint.LoadOfficial(sam, checkpoint);
         }
         catch
         {
-            sam.Dispose();
+            if (adapted is not null)
+                adapted.Dispose();
+            else
+                sam.Dispose();
             throw;
         }
         sam.to(device);
-        return new SegmentationModel(config, sam, null, true, device, $"{config.ModelType} from merged checkpoint {checkpoint}");
+        adapted?.to(device);
+        return new SegmentationModel(config, sam, adapted, true, device, $"{config.ModelType} from merged checkpoint {checkpoint}");
     }
 
-    private static SegmentationModel LoadWithLora(ModelLoadOptions options, Device device)
+    private static SegmentationModel LoadAdapted(ModelLoadOptions options, Device device)
     {
-        var (fileRank, fileClasses) = options.LoraCheckpoint is null ? (null, null) : LoraCheckpointShape.Read(options.LoraCheckpoint);
-        InferenceConfig config;
-        if (options.ConfigPath is not null)
-        {
-            config = InferenceConfigFile.Load(options.ConfigPath);
-            config = Override(config, options with { NumClasses = options.NumClasses ?? fileClasses, Rank = options.Rank ?? fileRank }, options.ConfigPath);
-        }
-        else
-        {
-            if (!InferenceConfig.ModelTypes.Contains(options.ModelType))
-                throw new ArgumentException($"unknown model type '{options.ModelType}'; expected one of {string.Join(", ", InferenceConfig.ModelTypes)}");
-            config = InferenceConfig.ForModel(
-                options.ModelType, options.ImageSize ?? 512, options.NumClasses ?? fileClasses ?? 8, options.Rank ?? fileRank ?? 4);
-            if (options.InputSize is int inputSize)
-                config = config with { InputSize = inputSize };
-            if (options.Seed is int seed)
-                config = config with { Seed = seed };
-            config.Validate("model options");
-        }
+        var config = CheckpointModel.Resolve(options);
+        var spec = config.ToSpec();
+        if (options.SamCheckpoint is null && spec.Custom is null && SamBuilder.PretrainedTypes.Contains(spec.Size))
+            throw new ArgumentException($"{spec.Size} needs a SAM checkpoint (e.g. sam_{spec.Size}_*.pth): SAMed's image encoder is SAM's, frozen");
 
-        bool pretrainedType = config.ModelType is "vit_b" or "vit_l" or "vit_h";
-        if (options.SamCheckpoint is null && pretrainedType)
-            throw new ArgumentException($"{config.ModelType} needs a SAM checkpoint (e.g. sam_{config.ModelType}_*.pth): SAMed's image encoder is SAM's, frozen");
-
-        if (options.SamCheckpoint is null)
-            torch.manual_seed(config.Seed);
-        var sam = new Sam(config.Model);
-        LoraSam? lora = null;
+        if (options.LoraCheckpoint is null)
+            spec = spec with { Strategy = Strategies.Decoder };
+        var model = ModelFactory.Create(spec, options.SamCheckpoint, options.LoraCheckpoint, device: null);
         try
         {
-            if (options.SamCheckpoint is not null)
-                SamCheckpoint.LoadOfficial(sam, options.SamCheckpoint);
             var parts = new List<string> { options.SamCheckpoint is null ? $"random-init {config.ModelType} (seed {config.Seed})" : $"{config.ModelType} from {options.SamCheckpoint}" };
             if (options.LoraCheckpoint is not null)
-            {
-                if (config.LoraRank < 1)
-                    throw new ArgumentException($"{options.LoraCheckpoint}: LoRA rank must be at least 1, the configuration says {config.LoraRank}");
-                lora = new LoraSam(sam, config.LoraRank);
-                lora.LoadLora(options.LoraCheckpoint);
-                parts.Add($"LoRA rank {config.LoraRank} from {options.LoraCheckpoint}");
-            }
+                parts.Add($"{model.Strategy}{(model is LoraSam l ? $" rank {l.Rank}" : "")} from {options.LoraCheckpoint}");
             else
-            {
                 config = config with { LoraRank = 0 };
-            }
 
             bool merged = false;
-            if (lora is not null && options.MergeLora)
+            if (model is LoraSam lora && options.MergeLora)
             {
-                // Disposing the wrapper would dispose the SAM it holds; its small LoRA tensors go with the garbage collector.
                 LoraMerge.Merge(lora);
-                lora = null;
                 merged = true;
                 parts.Add("merged into qkv");
+                config = config with { LoraRank = 0 };
             }
-            sam.to(device);
-            lora?.to(device);
-            return new SegmentationModel(config, sam, lora, merged, device, string.Join(", ", parts));
+            model.to(device);
+            return new SegmentationModel(config, model.Sam, merged ? null : model, merged, device, string.Join(", ", parts));
         }
         catch
         {
-            lora?.Dispose();
-            sam.Dispose();
+            model.Dispose();
             throw;
         }
     }
 
-    private static InferenceConfig Override(InferenceConfig config, ModelLoadOptions options, string source)
+    /// <summary>Applies explicit options over a configuration file's settings.</summary>
+    internal static InferenceConfig Override(InferenceConfig config, ModelLoadOptions options, string source)
     {
         var model = config.Model;
         if (options.ImageSize is int size)

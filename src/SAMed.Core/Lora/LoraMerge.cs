@@ -18,12 +18,9 @@ public static class LoraMerge
     /// </summary>
     public static Sam Merge(LoraSam model)
     {
-        var lora = model.LoraStateDict()
-            .Where(kv => kv.Key.StartsWith("w_a_", StringComparison.Ordinal) || kv.Key.StartsWith("w_b_", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key, kv => kv.Value);
         var blocks = model.Sam.ImageEncoder.Blocks;
-        if (lora.Count != 4 * blocks.Count)
-            throw new InvalidOperationException($"expected {4 * blocks.Count} LoRA matrices for {blocks.Count} blocks, found {lora.Count}");
+        if (model.LoraCount != 2 * blocks.Count)
+            throw new InvalidOperationException($"expected {2 * blocks.Count} LoRA pairs for {blocks.Count} blocks, found {model.LoraCount}");
 
         using var noGrad = torch.no_grad();
         for (int k = 0; k < blocks.Count; k++)
@@ -33,8 +30,9 @@ public static class LoraMerge
                 throw new InvalidOperationException($"encoder block {k} has no LoRA adapter; the model was merged already");
             int dim = attention.Dim;
             var weight = attention.Qkv.weight!;
-            AddProduct(weight.narrow(0, 0, dim), lora[Key("w_b", 2 * k)], lora[Key("w_a", 2 * k)]);
-            AddProduct(weight.narrow(0, weight.shape[0] - dim, dim), lora[Key("w_b", 2 * k + 1)], lora[Key("w_a", 2 * k + 1)]);
+            var (aQ, bQ, aV, bV) = model.BlockMatrices(k);
+            AddProduct(weight.narrow(0, 0, dim), bQ, aQ);
+            AddProduct(weight.narrow(0, weight.shape[0] - dim, dim), bV, aV);
             attention.QkvAdapter = null;
         }
         return model.Sam;
@@ -47,6 +45,4 @@ public static class LoraMerge
         var sum = target.to_type(ScalarType.Float64) + b.to_type(ScalarType.Float64).matmul(a.to_type(ScalarType.Float64));
         target.copy_(sum.to_type(target.dtype));
     }
-
-    private static string Key(string kind, int index) => $"{kind}_{index:D3}";
 }

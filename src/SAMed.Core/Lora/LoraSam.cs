@@ -1,4 +1,4 @@
-using SAMed.Checkpoints;
+using SAMed.Adaptation;
 using SAMed.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -10,28 +10,29 @@ namespace SAMed.Lora;
 /// SAMed's LoRA_Sam: rank-r updates on the q and v slices of every encoder block's fused qkv output
 /// (qkv[..., :dim] += B_q(A_q(x)); qkv[..., -dim:] += B_v(A_v(x))), no scaling, A kaiming-uniform(a=sqrt(5)),
 /// B zero. The image encoder is frozen; the LoRA matrices, prompt encoder and mask decoder are trained.
+/// Owner of SAMed's LoRA checkpoint format (save_lora_parameters / load_lora_parameters): w_a_NNN, w_b_NNN
+/// (2k = block k's q, 2k+1 its v), then every prompt_encoder.* and mask_decoder.* tensor.
 /// </summary>
-public sealed class LoraSam : nn.Module
+public sealed class LoraSam : AdaptedSam
 {
-    private readonly Sam sam;
+    /// <summary>The first LoRA A matrix's key; its shape is [rank, dim].</summary>
+    public const string FirstAKey = "w_a_000";
+
     private readonly ModuleList<Linear> w_As;
     private readonly ModuleList<Linear> w_Bs;
 
-    public LoraSam(Sam sam, int rank) : base(nameof(LoraSam))
+    public LoraSam(Sam sam, int rank) : base(nameof(LoraSam), sam)
     {
         if (rank <= 0)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, "LoRA rank must be positive");
         Rank = rank;
-        this.sam = sam;
         w_As = new ModuleList<Linear>();
         w_Bs = new ModuleList<Linear>();
 
         if (sam.ImageEncoder.Blocks.Any(b => b.Attn.QkvAdapter is not null))
             throw new InvalidOperationException("this Sam already has LoRA adapters; wrap a fresh Sam");
 
-        foreach (var (_, parameter) in sam.ImageEncoder.named_parameters())
-            parameter.requires_grad = false;
-
+        FreezeImageEncoder(sam);
         var device = sam.ImageEncoder.Blocks[0].Attn.Qkv.weight!.device;
         foreach (var block in sam.ImageEncoder.Blocks)
         {
@@ -48,15 +49,22 @@ public sealed class LoraSam : nn.Module
             attention.QkvAdapter = new LoraQkv(aQ, bQ, aV, bV);
         }
         ResetParameters();
-        RegisterComponents();
+        register_module(nameof(w_As), w_As);
+        register_module(nameof(w_Bs), w_Bs);
     }
 
-    public Sam Sam => sam;
+    public override string Strategy => Strategies.Lora;
+
+    public override string Parameters => $"rank {Rank}";
 
     public int Rank { get; }
 
     /// <summary>Number of LoRA matrices of each kind (A and B): two per encoder block.</summary>
     public int LoraCount => w_As.Count;
+
+    public static bool IsAKey(string key) => key.StartsWith("w_a_", StringComparison.Ordinal);
+
+    public static bool IsBKey(string key) => key.StartsWith("w_b_", StringComparison.Ordinal);
 
     public void ResetParameters()
     {
@@ -67,95 +75,32 @@ public sealed class LoraSam : nn.Module
             nn.init.zeros_(b.weight!);
     }
 
-    public SamOutput Forward(Tensor images, bool multimaskOutput, int imageSize) => sam.Forward(images, multimaskOutput, imageSize);
+    /// <summary>Block k's LoRA matrices for q and v: (A_q, B_q, A_v, B_v).</summary>
+    public (Tensor Aq, Tensor Bq, Tensor Av, Tensor Bv) BlockMatrices(int block) =>
+        (w_As[2 * block].weight!, w_Bs[2 * block].weight!, w_As[2 * block + 1].weight!, w_Bs[2 * block + 1].weight!);
 
-    public (Tensor LowResLogits, Tensor IouPredictions) ForwardLowRes(Tensor images, bool multimaskOutput) => sam.ForwardLowRes(images, multimaskOutput);
-
-    public SamForwardTrace ForwardTrace(Tensor images, bool multimaskOutput, int imageSize) => sam.ForwardTrace(images, multimaskOutput, imageSize);
-
-    /// <summary>
-    /// The trainable tensors under SAMed's checkpoint names: w_a_NNN, w_b_NNN (2k = block k's q, 2k+1 its v),
-    /// then every prompt_encoder.* and mask_decoder.* parameter.
-    /// </summary>
-    public IEnumerable<(string name, Parameter p)> TrainableParameters()
+    public override IEnumerable<(string name, Parameter p)> TrainableParameters()
     {
         for (int i = 0; i < w_As.Count; i++)
             yield return (LoraKey("w_a", i), w_As[i].weight!);
         for (int i = 0; i < w_Bs.Count; i++)
             yield return (LoraKey("w_b", i), w_Bs[i].weight!);
-        foreach (var (name, parameter) in sam.named_parameters())
-        {
-            if (IsPromptOrDecoder(name) && parameter.requires_grad)
-                yield return (name, parameter);
-        }
+        foreach (var entry in PromptEncoderAndDecoderParameters())
+            yield return entry;
     }
 
-    public long TrainableParameterCount() => TrainableParameters().Sum(p => p.p.numel());
-
-    /// <summary>The tensors SAMed's save_lora_parameters writes, in its order (detached views of the live tensors).</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> LoraStateDict()
+    /// <summary>The tensors SAMed's save_lora_parameters writes, in its order (the live tensors).</summary>
+    public override IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors()
     {
         for (int i = 0; i < w_As.Count; i++)
             yield return new(LoraKey("w_a", i), w_As[i].weight!);
         for (int i = 0; i < w_Bs.Count; i++)
             yield return new(LoraKey("w_b", i), w_Bs[i].weight!);
-        var state = ModuleStateDict.Ordered(sam).ToList();
-        foreach (var (key, value) in state)
-        {
-            if (key.StartsWith("prompt_encoder.", StringComparison.Ordinal))
-                yield return new(key, value);
-        }
-        foreach (var (key, value) in state)
-        {
-            if (key.StartsWith("mask_decoder.", StringComparison.Ordinal))
-                yield return new(key, value);
-        }
-    }
-
-    /// <summary>Writes a SAMed LoRA checkpoint that SAMed's load_lora_parameters reads (temp file, then move).</summary>
-    public void SaveLora(string path) => PthStateDict.Write(path, LoraStateDict());
-
-    /// <summary>
-    /// Loads a SAMed LoRA checkpoint. Every expected tensor must be present with the model's shape and no unknown
-    /// keys may appear; all is checked before anything is copied.
-    /// </summary>
-    public void LoadLora(string path)
-    {
-        var file = PthStateDict.Read(path);
-        try
-        {
-            var expected = LoraStateDict().ToDictionary(kv => kv.Key, kv => kv.Value);
-            var problems = new List<string>();
-            if (file.TryGetValue("w_a_000", out var firstA) && firstA.dim() == 2 && firstA.shape[0] != Rank)
-                problems.Add($"LoRA rank {firstA.shape[0]} in the file but the model has rank {Rank}");
-            foreach (var (key, want) in expected)
-            {
-                if (!file.TryGetValue(key, out var have))
-                    problems.Add($"missing {key} [{SamCheckpoint.Shape(want)}]");
-                else if (!have.shape.SequenceEqual(want.shape))
-                    problems.Add($"{key} is [{SamCheckpoint.Shape(have)}] in the file but the model needs [{SamCheckpoint.Shape(want)}]");
-            }
-            foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
-                problems.Add($"unexpected {key} [{SamCheckpoint.Shape(file[key])}]");
-            if (problems.Count > 0)
-            {
-                throw new InvalidDataException(
-                    $"{path}: not a SAMed LoRA checkpoint for this model (rank {Rank}, {w_As.Count / 2} blocks, {sam.MaskDecoder.NumMaskTokens} mask tokens): "
-                    + $"{problems.Count} problem(s): {string.Join("; ", problems.Take(8))}{(problems.Count > 8 ? "; ..." : "")}");
-            }
-            SamCheckpoint.CopyInto(expected, file);
-        }
-        finally
-        {
-            foreach (var tensor in file.Values)
-                tensor.Dispose();
-        }
+        foreach (var entry in PromptEncoderAndDecoderState())
+            yield return entry;
     }
 
     private static string LoraKey(string kind, int index) => $"{kind}_{index:D3}";
-
-    private static bool IsPromptOrDecoder(string name) =>
-        name.StartsWith("prompt_encoder.", StringComparison.Ordinal) || name.StartsWith("mask_decoder.", StringComparison.Ordinal);
 
     /// <summary>qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v, as one autograd node (<see cref="LoraQkvProjection"/>).</summary>
     private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV) : IQkvAdapter

@@ -162,6 +162,8 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
     private readonly LayerNorm norm2;
     private readonly MLPBlock mlp;
     private readonly int window_size;
+    private Adapter? MLP_Adapter;
+    private Adapter? Space_Adapter;
 
     public EncoderBlock(int dim, int numHeads, double mlpRatio, bool qkvBias, double layerNormEps, bool useRelPos, int windowSize, int inputSize, Device? device = null)
         : base(nameof(EncoderBlock))
@@ -177,6 +179,29 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
     public EncoderAttention Attn => attn;
 
     public int WindowSize => window_size;
+
+    /// <summary>Medical SAM Adapter's scale of the MLP adapter's output (Med-SA adapter_block.py: self.scale = 0.5).</summary>
+    public const double MlpAdapterScale = 0.5;
+
+    /// <summary>The adapter after attention (Med-SA's Space_Adapter), if attached.</summary>
+    public Adapter? SpaceAdapter => Space_Adapter;
+
+    /// <summary>The adapter beside the MLP (Med-SA's MLP_Adapter), if attached.</summary>
+    public Adapter? MlpAdapter => MLP_Adapter;
+
+    /// <summary>
+    /// Adds Medical SAM Adapter's two adapters under its names (MLP_Adapter, Space_Adapter), so the block computes
+    /// x = x + Space_Adapter(attn(norm1(x))); x = x + mlp(norm2(x)) + 0.5 * MLP_Adapter(norm2(x)).
+    /// </summary>
+    public void AttachAdapters(Adapter mlpAdapter, Adapter spaceAdapter)
+    {
+        if (MLP_Adapter is not null || Space_Adapter is not null)
+            throw new InvalidOperationException("this encoder block has adapters already");
+        MLP_Adapter = mlpAdapter;
+        Space_Adapter = spaceAdapter;
+        register_module(nameof(MLP_Adapter), mlpAdapter);
+        register_module(nameof(Space_Adapter), spaceAdapter);
+    }
 
     public override Tensor forward(Tensor x)
     {
@@ -194,9 +219,16 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
         {
             h = attn.forward(h);
         }
+        // Med-SA applies Space_Adapter to the attention output before window_unpartition; it acts token by token, so
+        // applying it to the real tokens after the partition is undone is the same.
+        if (Space_Adapter is not null)
+            h = Space_Adapter.forward(h);
 
         var y = shortcut + h;
-        var result = y + mlp.forward(norm2.forward(y));
+        var xn = norm2.forward(y);
+        var result = y + mlp.forward(xn);
+        if (MLP_Adapter is not null)
+            result = result + ScalarMath.Times(MLP_Adapter.forward(xn), MlpAdapterScale);
         return result.MoveToOuterDisposeScope();
     }
 

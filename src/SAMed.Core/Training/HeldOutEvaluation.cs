@@ -1,6 +1,6 @@
+using SAMed.Adaptation;
 using SAMed.Evaluation;
 using SAMed.Inference;
-using SAMed.Lora;
 using static TorchSharp.torch;
 
 namespace SAMed.Training;
@@ -12,14 +12,14 @@ namespace SAMed.Training;
 /// </summary>
 public static class HeldOutEvaluation
 {
-    public static EvaluationReport Evaluate(LoraSam model, int numClasses, string volumeDirectory, IReadOnlyList<string> names, int sliceBatch = 8)
+    public static EvaluationReport Evaluate(AdaptedSam model, int numClasses, string volumeDirectory, IReadOnlyList<string> names, int sliceBatch = 8)
     {
         var volumes = names.Select(name =>
         {
             string path = Path.Combine(volumeDirectory, name + ".npy.h5");
             return new VolumeTestItem(name, path, () => VolumeTestSource.ReadH5(name, path));
         }).ToList();
-        var config = new InferenceConfig { Model = model.Sam.Config, ModelType = "custom", LoraRank = model.Rank };
+        var config = new InferenceConfig { Model = model.Sam.Config, ModelType = "custom", Strategy = model.Strategy, LoraRank = (model as Lora.LoraSam)?.Rank ?? 0 };
         // Not disposed: the model belongs to the trainer.
         var segmentation = SegmentationModel.FromModules(config, model.Sam, model);
         try

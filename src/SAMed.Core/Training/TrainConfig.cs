@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SAMed.Adaptation;
 
 namespace SAMed.Training;
 
@@ -15,6 +16,11 @@ public sealed record TrainConfig
     /// <summary>SAM size: vit_b, vit_l, vit_h, or tiny (a small random-initialised SAM for CPU runs and tests).</summary>
     public string VitName { get; init; } = "vit_b";
     public int ImgSize { get; init; } = 512;
+
+    /// <summary>How SAM is adapted: lora (SAMed), adapter (Medical SAM Adapter), decoder (decoder only) or full.</summary>
+    public string Strategy { get; init; } = Strategies.Lora;
+
+    /// <summary>LoRA rank (strategy lora).</summary>
     public int Rank { get; init; } = 4;
     public int NumClasses { get; init; } = 8;
 
@@ -67,6 +73,8 @@ public sealed record TrainConfig
     public int SyntheticSize { get; init; } = 64;
 
     public string? SamCheckpoint { get; init; }
+
+    /// <summary>The strategy's checkpoint to warm-start from (SAMed's --lora_ckpt; for any strategy).</summary>
     public string? LoraCheckpoint { get; init; }
 
     /// <summary>cpu, cuda or cuda:N.</summary>
@@ -100,6 +108,19 @@ public sealed record TrainConfig
     public string Output { get; init; } = "runs";
 
     public int EffectiveBatchSize => BatchSize * NGpu;
+
+    /// <summary>The model this configuration trains.</summary>
+    [JsonIgnore]
+    public ModelSpec Model => new()
+    {
+        Size = VitName,
+        ImgSize = ImgSize,
+        NumClasses = NumClasses,
+        Strategy = Strategy,
+        Rank = Rank,
+        Precision = Precision,
+        Seed = Seed,
+    };
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -1,6 +1,8 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SAMed.Adaptation;
+using SAMed.Modeling;
 using SAMed.TorchInterop;
 
 namespace SAMed.Training;
@@ -96,9 +98,12 @@ public static class TrainConfigFile
                 problems.Add(message);
         }
 
-        Require(c.VitName is "vit_b" or "vit_l" or "vit_h" or "tiny", $"vit_name '{c.VitName}' must be vit_b, vit_l, vit_h or tiny");
+        Require(SamBuilder.IsKnown(c.VitName), $"vit_name '{c.VitName}' must be one of {string.Join(", ", SamBuilder.ModelTypes)}");
         Require(c.ImgSize >= 32 && c.ImgSize % 16 == 0, $"img_size {c.ImgSize} must be a multiple of 16 and at least 32");
+        Require(Strategies.IsKnown(c.Strategy), $"strategy '{c.Strategy}' must be one of {string.Join(", ", Strategies.Names)}");
         Require(c.Rank >= 1, $"rank {c.Rank} must be at least 1");
+        Require(!TrainingPrecision.IsKnown(c.Precision) || c.Precision == TrainingPrecision.Float32 || !Strategies.IsKnown(c.Strategy) || Strategies.FreezesEncoderEntirely(c.Strategy),
+            $"precision {c.Precision} holds the frozen encoder in bfloat16, but strategy {c.Strategy} trains encoder weights; use lora or decoder, or float32");
         Require(c.NumClasses >= 1, $"num_classes {c.NumClasses} must be at least 1");
         Require(c.BatchSize >= 1, $"batch_size {c.BatchSize} must be at least 1");
         Require(c.NGpu >= 1, $"n_gpu {c.NGpu} must be at least 1");
@@ -162,7 +167,7 @@ public static class TrainConfigFile
             problems.Add($"sam_checkpoint {c.SamCheckpoint}: file not found");
         if (c.LoraCheckpoint is not null && !File.Exists(c.LoraCheckpoint))
             problems.Add($"lora_checkpoint {c.LoraCheckpoint}: file not found");
-        if (c.VitName != "tiny" && c.SamCheckpoint is null)
+        if (SamBuilder.PretrainedTypes.Contains(c.VitName) && c.SamCheckpoint is null)
             problems.Add($"vit_name {c.VitName} needs sam_checkpoint (SAMed fine-tunes a pretrained SAM); only tiny trains from random weights");
         if (!c.SyntheticData)
         {

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using SAMed.Adaptation;
 using SAMed.Data;
 using SAMed.Evaluation;
-using SAMed.Lora;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -143,10 +143,10 @@ public static class Trainer
             if (config.Threads > 0)
                 torch.set_num_threads(config.Threads);
             var device = TorchDevices.Parse(config.Device);
-            TrainingPrecision.ConfigureBackends(config);
+            TrainingPrecision.ConfigureBackends(config.Device, config.AllowTf32);
             using var model = TrainingModel.Create(config, device);
             var trainable = model.TrainableParameters().Select(t => (t.name, t.p)).ToList();
-            double frozenChecksum = ResumeCheckpoint.FrozenChecksum(TrainingModel.Frozen(model));
+            double frozenChecksum = ResumeCheckpoint.FrozenChecksum(model.FrozenParameters());
 
             int imageSize = config.ImgSize;
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
@@ -295,10 +295,10 @@ public static class Trainer
             return new TrainResult(runDirectory, iteration, perEpoch, steps, loraPath, heldOut, trainingTime);
         }
 
-        private string SaveLora(LoraSam model, int epoch)
+        private string SaveLora(AdaptedSam model, int epoch)
         {
             string path = Path.Combine(runDirectory, $"epoch_{epoch}.pth");
-            model.SaveLora(path);
+            model.SaveCheckpoint(path);
             progress.Message($"save model to {path}");
             return path;
         }

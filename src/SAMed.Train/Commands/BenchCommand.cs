@@ -11,6 +11,7 @@ public static class BenchCommand
     {
         var defaults = new BenchOptions();
         var model = new Option<string>("--model") { Description = "vit_b, vit_l, vit_h or tiny.", DefaultValueFactory = _ => defaults.ModelType };
+        model.AcceptOnlyFromAmong([.. Modeling.SamBuilder.ModelTypes]);
         var image = Int("--img", "Image size (SAMed's img_size).", defaults.ImageSize);
         var batch = Int("--batch", "Images per forward and training step.", defaults.Batch);
         var threads = Int("--threads", "libtorch threads (0: its default).", defaults.Threads);
@@ -18,6 +19,8 @@ public static class BenchCommand
         var iterations = Int("--iterations", "Timed runs of each part (median and spread reported).", defaults.Iterations);
         var numClasses = Int("--num-classes", "Foreground classes (SAMed's Synapse: 8).", defaults.NumClasses);
         var rank = Int("--rank", "LoRA rank.", defaults.Rank);
+        var strategy = new Option<string>("--strategy") { Description = "Adaptation strategy of the training step: lora, adapter, decoder or full.", DefaultValueFactory = _ => defaults.Strategy };
+        strategy.AcceptOnlyFromAmong([.. Adaptation.Strategies.Names]);
         var matmul = Int("--matmul-size", "Side of the square float32 matmul that measures the machine's rate.", defaults.MatmulSize);
         var mmap = Int("--mmap-threshold", "glibc M_MMAP_THRESHOLD in bytes for this run (-1: glibc's dynamic default).", defaults.MmapThreshold ?? -1);
         var liveLora = new Option<bool>("--live-lora") { Description = "Inference with LoRA adapters beside qkv instead of merged into it." };
@@ -33,7 +36,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, json, child,
         };
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
@@ -47,6 +50,7 @@ public static class BenchCommand
                 Iterations = result.GetValue(iterations),
                 NumClasses = result.GetValue(numClasses),
                 Rank = result.GetValue(rank),
+                Strategy = result.GetValue(strategy)!,
                 MatmulSize = result.GetValue(matmul),
                 MmapThreshold = result.GetValue(mmap) is int threshold and >= 0 ? threshold : null,
                 MergeLora = !result.GetValue(liveLora),
@@ -72,7 +76,7 @@ public static class BenchCommand
                 [
                     .. prefix, "bench", "--model", options.ModelType, "--img", Text(options.ImageSize), "--batch", Text(options.Batch),
                     "--threads", Text(options.Threads), "--warmup", Text(options.Warmup), "--num-classes", Text(options.NumClasses),
-                    "--rank", Text(options.Rank), "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
+                    "--rank", Text(options.Rank), "--strategy", options.Strategy, "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
                     .. options.ReleaseHeap ? ["--release-heap"] : Array.Empty<string>(),
                     .. options.KeepWindowSoftmax ? ["--keep-window-softmax"] : Array.Empty<string>(),

@@ -9,13 +9,13 @@ namespace SAMed.Tests.Benchmarks;
 public class Bfloat16InferenceTests
 {
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void Bfloat16EncoderKeepsTheArgmaxOnAtLeast99PercentOfPixels(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var model = reference.CreateModel();
+        using var model = reference.CreateLoraModel();
         model.eval();
         var input = reference.Tensor("input");
         int size = reference.Model.ImageSize;

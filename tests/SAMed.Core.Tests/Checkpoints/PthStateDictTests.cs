@@ -13,7 +13,7 @@ public sealed class PthStateDictTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void ReadsEveryReferenceStateDict(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -36,7 +36,7 @@ public sealed class PthStateDictTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void ReadsLoraMatricesPickledAsParameters(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -253,7 +253,7 @@ public sealed class PthStateDictTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void TruncatedFileIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

@@ -66,7 +66,7 @@ public sealed class SamCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void CheckpointOfAnotherModelSizeIsAClearErrorAndChangesNothing(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -86,7 +86,7 @@ public sealed class SamCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void LoraFileGivenAsSamCheckpointIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

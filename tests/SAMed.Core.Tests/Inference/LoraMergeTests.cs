@@ -10,7 +10,7 @@ namespace SAMed.Tests.Inference;
 public class LoraMergeTests
 {
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void MergedForwardMatchesUnmergedAndReference(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -19,10 +19,10 @@ public class LoraMergeTests
         var input = reference.Tensor("input");
         int size = reference.Model.ImageSize;
 
-        using var unmerged = reference.CreateModel();
+        using var unmerged = reference.CreateLoraModel();
         using var expected = unmerged.Forward(input, multimaskOutput: true, size);
 
-        using var lora = reference.CreateModel();
+        using var lora = reference.CreateLoraModel();
         var qkvBefore = lora.Sam.ImageEncoder.Blocks[0].Attn.Qkv.weight!.clone();
         var sam = LoraMerge.Merge(lora);
         Assert.All(sam.ImageEncoder.Blocks, block => Assert.Null(block.Attn.QkvAdapter));
@@ -38,7 +38,7 @@ public class LoraMergeTests
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void ExportedCheckpointLoadsAloneAndMatches(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

@@ -25,7 +25,7 @@ public class ModelLoadingTests
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void TruncatedLoraCheckpointIsNamed(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -38,7 +38,7 @@ public class ModelLoadingTests
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void RankAndClassesAreReadFromTheLoraFile(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -65,7 +65,7 @@ public class ModelLoadingTests
                 parameter.add_(torch.randn_like(parameter) * 0.05);
         }
         string loraPath = Path.Combine(directory, "epoch_4.pth");
-        trained.SaveLora(loraPath);
+        trained.SaveCheckpoint(loraPath);
         string runConfig = Path.Combine(directory, "config.json");
         File.WriteAllText(runConfig, """{ "vit_name": "tiny", "img_size": 32, "num_classes": 3, "rank": 4, "seed": 77, "batch_size": 2 }""");
 

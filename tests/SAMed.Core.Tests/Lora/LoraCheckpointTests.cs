@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Checkpoints;
 using SAMed.Lora;
 using SAMed.Modeling;
@@ -15,13 +16,13 @@ public sealed class LoraCheckpointTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void SavedCheckpointReadsBackIdenticalWithTheReferenceKeysAndShapes(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
-        using var model = reference.CreateModel();
+        using var model = reference.CreateLoraModel();
         string path = Path.Combine(_temp, "lora.pth");
-        model.SaveLora(path);
+        model.SaveCheckpoint(path);
 
         var written = PthStateDict.Read(path);
         var original = PthStateDict.Read(reference.LoraCheckpointPath);
@@ -33,15 +34,15 @@ public sealed class LoraCheckpointTests : IDisposable
                 Assert.Equal(want.shape, written[key].shape);
                 Assert.True(Identical(want, written[key]), $"{key} changed on the way through our model");
             }
-            foreach (var (key, live) in model.LoraStateDict())
+            foreach (var (key, live) in model.CheckpointTensors())
                 Assert.True(Identical(live.detach(), written[key]), $"{key} differs from the model's tensor");
 
             // Loading our own file into a fresh model gives the same tensors again.
             var sam = new Sam(reference.Model);
             SamCheckpoint.LoadOfficial(sam, reference.SamCheckpointPath);
             using var again = new LoraSam(sam, reference.LoraRank);
-            again.LoadLora(path);
-            foreach (var ((key, a), (_, b)) in model.LoraStateDict().Zip(again.LoraStateDict()))
+            again.LoadCheckpoint(path);
+            foreach (var ((key, a), (_, b)) in model.CheckpointTensors().Zip(again.CheckpointTensors()))
                 Assert.True(Identical(a.detach(), b.detach()), key);
         }
         finally
@@ -52,28 +53,28 @@ public sealed class LoraCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void CheckpointOfAnotherRankIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
         var sam = new Sam(reference.Model);
         using var model = new LoraSam(sam, reference.LoraRank + 1);
-        var before = model.LoraStateDict().Select(kv => kv.Value.detach().clone()).ToList();
-        var error = Assert.Throws<InvalidDataException>(() => model.LoadLora(reference.LoraCheckpointPath));
+        var before = model.CheckpointTensors().Select(kv => kv.Value.detach().clone()).ToList();
+        var error = Assert.Throws<InvalidDataException>(() => model.LoadCheckpoint(reference.LoraCheckpointPath));
         Assert.Contains(reference.LoraCheckpointPath, error.Message);
         Assert.Contains($"LoRA rank {reference.LoraRank} in the file but the model has rank {reference.LoraRank + 1}", error.Message);
-        foreach (var (was, (key, now)) in before.Zip(model.LoraStateDict()))
+        foreach (var (was, (key, now)) in before.Zip(model.CheckpointTensors()))
             Assert.True(Identical(was, now.detach()), $"{key} was modified by a failed load");
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
     public void CheckpointOfAnotherClassCountIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
         var sam = new Sam(reference.Model with { NumClasses = reference.Model.NumClasses + 2 });
         using var model = new LoraSam(sam, reference.LoraRank);
-        var error = Assert.Throws<InvalidDataException>(() => model.LoadLora(reference.LoraCheckpointPath));
+        var error = Assert.Throws<InvalidDataException>(() => model.LoadCheckpoint(reference.LoraCheckpointPath));
         Assert.Contains(reference.LoraCheckpointPath, error.Message);
         Assert.Contains("mask_decoder.mask_tokens.weight", error.Message);
     }
@@ -83,7 +84,7 @@ public sealed class LoraCheckpointTests : IDisposable
     {
         using var model = new LoraSam(new Sam(TestModels.Small()), rank: 2);
         string path = Path.Combine(_temp, "missing.pth");
-        var error = Assert.Throws<FileNotFoundException>(() => model.LoadLora(path));
+        var error = Assert.Throws<FileNotFoundException>(() => model.LoadCheckpoint(path));
         Assert.Contains(path, error.Message);
     }
 
@@ -147,7 +148,7 @@ public class ModelInfoTests
         // Official vit_b (93,735,472 at 1024 with 3 mask outputs) adapted to 512 input and 9 mask tokens, plus LoRA.
         Assert.Equal(92_192_469L, info.TotalParameters);
         // Every trainable tensor plus the prompt encoder's Gaussian matrix buffer (2 x 128), in float32.
-        Assert.Equal(4L * (4_913_621 + 2 * 128), info.LoraCheckpointBytes);
+        Assert.Equal(4L * (4_913_621 + 2 * 128), info.CheckpointBytes);
     }
 
     [Fact]
@@ -161,6 +162,6 @@ public class ModelInfoTests
     public void BadSizesAreClearErrors()
     {
         Assert.Contains("multiple of the patch size", Assert.Throws<ArgumentException>(() => ModelInfo.Of("vit_b", 500, 4, 8)).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ModelInfo.Of("vit_b", 512, 0, 8));
+        Assert.Contains("rank 0", Assert.Throws<ArgumentException>(() => ModelInfo.Of("vit_b", 512, 0, 8)).Message);
     }
 }

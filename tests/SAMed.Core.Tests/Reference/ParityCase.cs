@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SAMed.Adaptation;
 using SAMed.Checkpoints;
 using SAMed.IO;
 using SAMed.Lora;
@@ -34,6 +35,11 @@ public sealed record ParityTraining(
 public sealed class ParityCase
 {
     public const string CasesVariable = "SAMED_REFERENCE_CASES";
+    public const string ParityKind = "parity";
+    public const string AdapterKind = "adapter";
+
+    /// <summary>The kinds of case that describe one adapted SAMed model end to end.</summary>
+    private static readonly string[] ModelKinds = [ParityKind, AdapterKind];
 
     private ParityCase(string directory, JsonElement root)
     {
@@ -65,7 +71,8 @@ public sealed class ParityCase
             PixelMean = [.. model.GetProperty("pixel_mean").EnumerateArray().Select(e => (float)e.GetDouble())],
             PixelStd = [.. model.GetProperty("pixel_std").EnumerateArray().Select(e => (float)e.GetDouble())],
         };
-        LoraRank = root.GetProperty("lora_rank").GetInt32();
+        Kind = root.TryGetProperty("kind", out var kind) ? kind.GetString() ?? ParityKind : ParityKind;
+        LoraRank = root.TryGetProperty("lora_rank", out var rank) ? rank.GetInt32() : 0;
         PretrainedImageSize = root.GetProperty("pretrained_img_size").GetInt32();
         TrainableParameters = root.GetProperty("trainable_parameters").GetInt64();
 
@@ -99,6 +106,12 @@ public sealed class ParityCase
 
     public string Directory { get; }
 
+    /// <summary>case.json's kind: "parity" (SAMed's LoRA model; also when absent) or "adapter" (Med-SA's adapters).</summary>
+    public string Kind { get; }
+
+    /// <summary>The adaptation strategy the case's model uses.</summary>
+    public string Strategy => Kind == AdapterKind ? Strategies.Adapter : Strategies.Lora;
+
     public string Name => Path.GetFileName(Directory.TrimEnd(Path.DirectorySeparatorChar));
 
     /// <summary>The whole case.json, for fields without a typed property.</summary>
@@ -128,11 +141,20 @@ public sealed class ParityCase
 
     public string LoraCheckpointPath => File("lora.pth");
 
+    /// <summary>The strategy's checkpoint: lora.pth, or the adapter case's adapter.pth.</summary>
+    public string StrategyCheckpointPath => Kind == AdapterKind ? File("adapter.pth") : LoraCheckpointPath;
+
+    /// <summary>Batch size of the case's input.</summary>
+    public long Batch => Array("input").Shape[0];
+
     public string GradsPath => File("grads.pth");
 
     public string AfterStepsPath => File("after_steps.pth");
 
     public string File(string name) => Path.Combine(Directory, name);
+
+    /// <summary>True when the case has the array (e.g. an adapter case has no masks.npy).</summary>
+    public bool Has(string name) => System.IO.File.Exists(File(name.EndsWith(".npy", StringComparison.Ordinal) ? name : name + ".npy"));
 
     public NpyArray Array(string name) => Npy.Read(File(name.EndsWith(".npy", StringComparison.Ordinal) ? name : name + ".npy"));
 
@@ -148,18 +170,22 @@ public sealed class ParityCase
     }
 
     /// <summary>
-    /// Every case folder under parity/ plus every folder named in SAMED_REFERENCE_CASES (':'-separated).
-    /// A named folder that does not exist is still returned, so that its test fails loudly.
+    /// Every model case: the folders under parity/ and adapter/ plus every folder named in SAMED_REFERENCE_CASES
+    /// (':'-separated) whose case.json kind is parity (or absent) or adapter. A named folder without case.json is
+    /// still returned, so that its test fails loudly; folders of other kinds belong to other tests.
     /// </summary>
     public static IReadOnlyList<string> Directories()
     {
         var directories = new List<string>();
-        string parity = SharedPaths.Reference("parity");
-        if (System.IO.Directory.Exists(parity))
+        foreach (string kind in ModelKinds)
         {
-            directories.AddRange(System.IO.Directory.GetDirectories(parity)
-                .Where(d => System.IO.File.Exists(Path.Combine(d, "case.json")))
-                .Order(StringComparer.Ordinal));
+            string folder = SharedPaths.Reference(kind);
+            if (System.IO.Directory.Exists(folder))
+            {
+                directories.AddRange(System.IO.Directory.GetDirectories(folder)
+                    .Where(d => System.IO.File.Exists(Path.Combine(d, "case.json")))
+                    .Order(StringComparer.Ordinal));
+            }
         }
         string? extra = Environment.GetEnvironmentVariable(CasesVariable);
         if (!string.IsNullOrWhiteSpace(extra))
@@ -167,33 +193,53 @@ public sealed class ParityCase
             foreach (string item in extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 string full = Path.GetFullPath(item);
-                if (!directories.Contains(full))
+                if (!directories.Contains(full) && (!System.IO.File.Exists(Path.Combine(full, "case.json")) || ModelKinds.Contains(KindOf(full))))
                     directories.Add(full);
             }
         }
         return directories;
     }
 
-    /// <summary>xunit MemberData: one row per case folder.</summary>
-    public static TheoryData<string> Cases()
+    /// <summary>case.json's kind ("parity" when absent).</summary>
+    public static string KindOf(string directory)
+    {
+        using var document = JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(directory, "case.json")));
+        return document.RootElement.TryGetProperty("kind", out var kind) ? kind.GetString() ?? ParityKind : ParityKind;
+    }
+
+    /// <summary>xunit MemberData: one row per model case (SAMed LoRA and adapter).</summary>
+    public static TheoryData<string> Cases() => Rows(Directories());
+
+    /// <summary>xunit MemberData: one row per SAMed LoRA case (tests of SAMed's LoRA checkpoint format).</summary>
+    public static TheoryData<string> LoraCases() =>
+        Rows(Directories().Where(d => !System.IO.File.Exists(Path.Combine(d, "case.json")) || KindOf(d) == ParityKind));
+
+    private static TheoryData<string> Rows(IEnumerable<string> directories)
     {
         var data = new TheoryData<string>();
-        foreach (string directory in Directories())
+        foreach (string directory in directories)
             data.Add(directory);
         return data;
     }
 
-    /// <summary>Builds the case's SAM, loads sam.pth with SAMed's resizing, wraps it in LoRA and loads lora.pth.</summary>
-    public LoraSam CreateModel(Device? device = null)
+    /// <summary>The case's model: its architecture in full, SAMed's LoRA at the case's rank.</summary>
+    public ModelSpec Spec => new()
     {
-        var sam = new Sam(Model);
-        SamCheckpoint.LoadOfficial(sam, SamCheckpointPath);
-        var model = new LoraSam(sam, LoraRank);
-        model.LoadLora(LoraCheckpointPath);
-        if (device is not null)
-            model.to(device);
-        return model;
-    }
+        Custom = Model,
+        ImgSize = Model.ImageSize,
+        NumClasses = Model.NumClasses,
+        Strategy = Strategy,
+        Rank = Math.Max(1, LoraRank),
+        PixelMean = Model.PixelMean,
+        PixelStd = Model.PixelStd,
+    };
+
+    /// <summary>Builds the case's model through the factory: sam.pth with SAMed's resizing, the strategy, its checkpoint.</summary>
+    public AdaptedSam CreateModel(Device? device = null) => ModelFactory.Create(Spec, SamCheckpointPath, StrategyCheckpointPath, device);
+
+    /// <summary>A SAMed LoRA case's model (<see cref="LoraCases"/>).</summary>
+    public LoraSam CreateLoraModel(Device? device = null) =>
+        CreateModel(device) as LoraSam ?? throw new InvalidOperationException($"{Directory}: not a SAMed LoRA case");
 
     /// <summary>Asserts |got - want| &lt;= atol + rtol * |want| everywhere, reporting the worst element.</summary>
     public static void AssertClose(string what, Tensor got, Tensor want, Tolerance tolerance)

@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Training;
 using TorchSharp;
 
@@ -66,13 +67,13 @@ public class PrecisionConfigTests
         bool matmul = torch.backends.cuda.matmul.allow_tf32, cudnn = torch.backends.cudnn.allow_tf32;
         try
         {
-            TrainingPrecision.ConfigureBackends(new TrainConfig { Device = "cuda:0", AllowTf32 = false });
+            TrainingPrecision.ConfigureBackends("cuda:0", false);
             Assert.False(torch.backends.cuda.matmul.allow_tf32);
             Assert.False(torch.backends.cudnn.allow_tf32);
-            TrainingPrecision.ConfigureBackends(new TrainConfig { Device = "cpu", AllowTf32 = true });
+            TrainingPrecision.ConfigureBackends("cpu", true);
             Assert.False(torch.backends.cuda.matmul.allow_tf32);
             Assert.False(torch.backends.cudnn.allow_tf32);
-            TrainingPrecision.ConfigureBackends(new TrainConfig { Device = "cuda", AllowTf32 = true });
+            TrainingPrecision.ConfigureBackends("cuda", true);
             Assert.True(torch.backends.cuda.matmul.allow_tf32);
             Assert.True(torch.backends.cudnn.allow_tf32);
         }

@@ -58,7 +58,7 @@ public sealed class TrainerTests : IDisposable
 
         // The LoRA checkpoint holds exactly the trained tensors, under SAMed's names.
         using var fresh = TrainingModel.Create(config, torch.CPU);
-        fresh.LoadLora(result.LoraCheckpoint);
+        fresh.LoadCheckpoint(result.LoraCheckpoint);
         var saved = Npz.Read(Path.Combine(run, ResumeCheckpoint.Find(run)!.TensorsFile));
         foreach (var (name, parameter) in fresh.TrainableParameters())
             Assert.Equal(saved[$"param/{name}"].ToFloat(), parameter.data<float>().ToArray());

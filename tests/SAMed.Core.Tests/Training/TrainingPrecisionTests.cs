@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Checkpoints;
 using SAMed.IO;
 using SAMed.Lora;
@@ -181,7 +182,7 @@ public sealed class TrainingPrecisionTests(ITestOutputHelper output) : IDisposab
         using var float32 = TrainingModel.Create(config with { Precision = TrainingPrecision.Float32 }, torch.CPU);
         Assert.All(float32.Sam.ImageEncoder.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         var untrained = float32.TrainableParameters().ToDictionary(p => p.name, p => p.p.data<float>().ToArray());
-        float32.LoadLora(result.LoraCheckpoint);
+        float32.LoadCheckpoint(result.LoraCheckpoint);
         var saved = Npz.Read(Path.Combine(result.RunDirectory, ResumeCheckpoint.Find(result.RunDirectory)!.TensorsFile));
         foreach (var (name, parameter) in float32.TrainableParameters())
             Assert.Equal(saved[$"param/{name}"].ToFloat(), parameter.data<float>().ToArray());
@@ -205,7 +206,7 @@ public sealed class TrainingPrecisionTests(ITestOutputHelper output) : IDisposab
                 foreach (var (_, parameter) in source.TrainableParameters())
                     parameter.add_(0.25);
             }
-            source.SaveLora(checkpoint);
+            source.SaveCheckpoint(checkpoint);
         }
         using var model = TrainingModel.Create(config with { Precision = TrainingPrecision.Bfloat16, LoraCheckpoint = checkpoint }, torch.CPU);
         using var reference = TrainingModel.Create(config with { LoraCheckpoint = checkpoint }, torch.CPU);

@@ -1,8 +1,7 @@
-using SAMed.Lora;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SAMed.Training;
+namespace SAMed.Adaptation;
 
 /// <summary>
 /// Reduced-precision training, the explicit-cast counterpart of SAMed_h's torch.autocast (TorchSharp has no
@@ -34,14 +33,14 @@ public static class TrainingPrecision
     };
 
     /// <summary>Converts the frozen image encoder to the precision's type; the trainable tensors are left as they are.</summary>
-    public static void Apply(LoraSam model, string precision)
+    public static void Apply(AdaptedSam model, string precision)
     {
         var type = EncoderType(precision);
         var encoder = model.Sam.ImageEncoder;
-        if (encoder.parameters().Any(p => p.requires_grad))
-            throw new InvalidOperationException("the image encoder has trainable weights; only a frozen encoder may change precision");
         if (encoder.parameters().All(p => p.dtype == type))
             return;
+        if (encoder.parameters().Any(p => p.requires_grad))
+            throw new InvalidOperationException($"the image encoder has trainable weights ({model.Strategy}); only a frozen encoder may change precision");
         encoder.to(type);
     }
 
@@ -49,11 +48,11 @@ public static class TrainingPrecision
     /// torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 for a CUDA run (process-wide
     /// libtorch flags; a CPU run leaves them alone, they only affect CUDA float32 products and convolutions).
     /// </summary>
-    public static void ConfigureBackends(TrainConfig config)
+    public static void ConfigureBackends(string device, bool allowTf32)
     {
-        if (!config.Device.StartsWith("cuda", StringComparison.Ordinal))
+        if (!device.StartsWith("cuda", StringComparison.Ordinal))
             return;
-        torch.backends.cuda.matmul.allow_tf32 = config.AllowTf32;
-        torch.backends.cudnn.allow_tf32 = config.AllowTf32;
+        torch.backends.cuda.matmul.allow_tf32 = allowTf32;
+        torch.backends.cudnn.allow_tf32 = allowTf32;
     }
 }

@@ -1,0 +1,67 @@
+using SAMed.Checkpoints;
+using SAMed.Modeling;
+using SAMed.TorchInterop;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SAMed.Adaptation;
+
+/// <summary>
+/// The one place a model is built: SAM from a <see cref="ModelSpec"/>, the SAM checkpoint with SAMed's resizing,
+/// the strategy's modules and its checkpoint, the frozen encoder's precision, the device.
+/// </summary>
+public static class ModelFactory
+{
+    /// <summary>
+    /// Seeds torch with the spec's seed (so a random-initialised encoder repeats), builds SAM, loads
+    /// <paramref name="samCheckpoint"/> as SAMed's build_sam does (if given), attaches the strategy, loads
+    /// <paramref name="strategyCheckpoint"/> (if given), converts a frozen encoder to the spec's precision and moves
+    /// the model to <paramref name="device"/>.
+    /// </summary>
+    public static AdaptedSam Create(ModelSpec spec, string? samCheckpoint = null, string? strategyCheckpoint = null, Device? device = null)
+    {
+        spec.Validate("model");
+        using var pause = GcPause.Begin();
+        torch.manual_seed(spec.Seed);
+        var sam = new Sam(spec.Architecture);
+        AdaptedSam? model = null;
+        try
+        {
+            if (samCheckpoint is not null)
+                SamCheckpoint.LoadOfficial(sam, samCheckpoint);
+            model = Adapt(sam, spec);
+            model.Spec = spec;
+            if (strategyCheckpoint is not null)
+                model.LoadCheckpoint(strategyCheckpoint);
+            TrainingPrecision.Apply(model, spec.Precision);
+            if (device is not null)
+                model.to(device);
+            return model;
+        }
+        catch
+        {
+            if (model is not null)
+                model.Dispose();
+            else
+                sam.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The model on the meta device (shapes, no storage): counts and checkpoint sizes of any size cost no memory.</summary>
+    public static AdaptedSam OnMeta(ModelSpec spec)
+    {
+        spec.Validate("model");
+        return Adapt(new Sam(spec.Architecture, new Device(DeviceType.META)), spec);
+    }
+
+    /// <summary>Wraps a SAM in the spec's strategy (freezing what the strategy freezes).</summary>
+    public static AdaptedSam Adapt(Sam sam, ModelSpec spec) => spec.Strategy switch
+    {
+        Strategies.Lora => new Lora.LoraSam(sam, spec.Rank),
+        Strategies.Adapter => new AdapterSam(sam),
+        Strategies.Decoder => new DecoderSam(sam),
+        Strategies.Full => new FullSam(sam),
+        _ => throw new ArgumentException($"strategy '{spec.Strategy}' must be one of {string.Join(", ", Strategies.Names)}"),
+    };
+}
