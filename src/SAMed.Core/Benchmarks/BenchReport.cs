@@ -70,10 +70,6 @@ public static class BenchReport
     /// <summary>Writes the JSON to a temporary file beside <paramref name="path"/>, then moves it into place.</summary>
     public static void WriteJson(BenchResult result, string path)
     {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp";
-        File.WriteAllText(temp, ToJson(result));
-        File.Move(temp, full, overwrite: true);
+        IO.AtomicFile.WriteText(path, ToJson(result));
     }
 }

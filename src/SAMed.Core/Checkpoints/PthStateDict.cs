@@ -52,10 +52,6 @@ public static class PthStateDict
     /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath) ?? ".";
-        Directory.CreateDirectory(directory);
-        string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         var ordered = new OrderedDictionary(StringComparer.Ordinal);
         try
         {
@@ -65,17 +61,13 @@ public static class PthStateDict
                     throw new ArgumentException($"duplicate state-dict key '{name}'", nameof(tensors));
                 ordered.Add(name, Storable(tensor));
             }
-            // A new file each time: PyBridge writing over a larger existing file would leave its tail behind.
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite))
-                PyTorchPickler.PickleStateDict(stream, ordered, leaveOpen: false);
-            File.Move(temp, fullPath, overwrite: true);
+            // A new file each time (AtomicFile): PyBridge writing over a larger existing file would leave its tail behind.
+            IO.AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, ordered, leaveOpen: true));
         }
         finally
         {
             foreach (DictionaryEntry entry in ordered)
                 ((Tensor)entry.Value!).Dispose();
-            if (File.Exists(temp))
-                File.Delete(temp);
         }
     }
 

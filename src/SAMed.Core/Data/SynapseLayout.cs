@@ -63,11 +63,6 @@ public sealed record SynapseLayout(string Root, string ListDir)
         }
         if (lines.Count == 0)
             throw new ArgumentException($"{path}: refusing to write an empty list");
-        string? dir = Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(dir))
-            Directory.CreateDirectory(dir);
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, string.Concat(lines.Select(name => name + "\n")));
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteText(path, string.Concat(lines.Select(name => name + "\n")));
     }
 }

@@ -14,21 +14,11 @@ public static class EvaluationCsv
     /// <summary>Writes to a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
     public static void Write(string path, EvaluationReport report)
     {
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
-            Directory.CreateDirectory(directory);
-        string temp = path + ".tmp";
-        try
+        IO.AtomicFile.WriteText(path, writer =>
         {
-            using (var csv = CsvWriter.Create(new StreamWriter(temp), CsvWriterOptions.Default, leaveOpen: false))
-                Write(csv, report);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+            using var csv = CsvWriter.Create(writer, CsvWriterOptions.Default, leaveOpen: true);
+            Write(csv, report);
+        });
     }
 
     private static void Write(CsvWriter csv, EvaluationReport report)

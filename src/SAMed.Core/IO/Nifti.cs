@@ -60,27 +60,17 @@ public static class Nifti
     public static void Write(string path, NiftiImage image)
     {
         var header = image.Header with { VoxOffset = 352, Magic = "n+1" };
-        string temp = path + ".tmp";
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = File.Create(temp))
-            {
-                Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
-                    ? new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true)
-                    : file;
-                stream.Write(header.ToBytes());
-                stream.Write(new byte[4]); // extension flag: no extensions
-                stream.Write(image.RawData);
-                if (stream != file)
-                    stream.Dispose();
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+            Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
+                ? new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true)
+                : file;
+            stream.Write(header.ToBytes());
+            stream.Write(new byte[4]); // extension flag: no extensions
+            stream.Write(image.RawData);
+            if (stream != file)
+                stream.Dispose();
+        });
     }
 
     private static byte[] ReadFileBytes(string path)

@@ -67,10 +67,7 @@ public static partial class Npy
 
     public static void Write(string path, NpyArray array)
     {
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-            Write(stream, array);
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(path, stream => Write(stream, array));
     }
 
     public static void Write(Stream stream, NpyArray array)

@@ -39,17 +39,15 @@ public static class Npz
     /// <summary>Writes uncompressed members like numpy.savez, through a temporary file and a rename.</summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, NpyArray>> arrays, bool compress = false)
     {
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-        using (var zip = new ZipArchive(stream, ZipArchiveMode.Create))
+        AtomicFile.Write(path, stream =>
         {
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
             foreach (var (name, array) in arrays)
             {
                 var entry = zip.CreateEntry(name + ".npy", compress ? CompressionLevel.Optimal : CompressionLevel.NoCompression);
                 using var entryStream = entry.Open();
                 Npy.Write(entryStream, array);
             }
-        }
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -31,20 +31,7 @@ public static class Png
     public static void WriteRgb(string path, ReadOnlySpan<byte> rgb, int width, int height)
     {
         var bytes = EncodeRgb(rgb, width, height);
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
-            Directory.CreateDirectory(directory);
-        string temp = path + ".tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+        AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
     private static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int channels, byte colourType)

@@ -56,17 +56,7 @@ public static class SynapseH5
             [ImageKey] = CreateDataset(image, compress),
             [LabelKey] = CreateDataset(label, compress),
         };
-        string temp = path + ".tmp";
-        try
-        {
-            file.Write(temp);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+        AtomicFile.WriteVia(path, temp => file.Write(temp));
     }
 
     private static H5Dataset CreateDataset(NpyArray array, bool compress)

@@ -61,9 +61,7 @@ public static class InferenceConfigFile
     /// <summary>Writes through a temporary file and a rename.</summary>
     public static void Save(InferenceConfig config, string path)
     {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, ToJson(config) + "\n");
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteText(path, ToJson(config) + "\n");
     }
 
     private static InferenceConfig FromTrainingConfig(JsonElement root, string vitName, string source)

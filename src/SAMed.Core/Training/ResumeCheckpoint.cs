@@ -68,8 +68,7 @@ public static class ResumeCheckpoint
 
         var pointer = state with { TensorsFile = fileName };
         string pointerPath = Path.Combine(runDirectory, PointerFile);
-        File.WriteAllText(pointerPath + ".tmp", JsonSerializer.Serialize(pointer, ResumeState.Json) + "\n");
-        File.Move(pointerPath + ".tmp", pointerPath, overwrite: true);
+        IO.AtomicFile.WriteText(pointerPath, JsonSerializer.Serialize(pointer, ResumeState.Json) + "\n");
 
         foreach (string old in Directory.EnumerateFiles(runDirectory, "resume_*.npz"))
         {

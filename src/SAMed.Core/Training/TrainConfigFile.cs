@@ -46,9 +46,7 @@ public static class TrainConfigFile
     /// <summary>Writes the configuration through a temporary file and a rename.</summary>
     public static void Save(TrainConfig config, string path)
     {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, ToJson(config) + "\n");
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteText(path, ToJson(config) + "\n");
     }
 
     /// <summary>

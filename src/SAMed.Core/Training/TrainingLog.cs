@@ -44,13 +44,12 @@ public sealed class TrainingLog : IDisposable
         if (!File.Exists(path))
             return Create(path);
         var kept = Read(path).Where(r => r.Iteration <= lastIteration).ToList();
-        string temp = path + ".tmp";
-        using (var log = new TrainingLog(temp, append: false))
+        IO.AtomicFile.WriteVia(path, temp =>
         {
+            using var log = new TrainingLog(temp, append: false);
             foreach (var record in kept)
                 log.Append(record);
-        }
-        File.Move(temp, path, overwrite: true);
+        });
         return new TrainingLog(path, append: true);
     }
 

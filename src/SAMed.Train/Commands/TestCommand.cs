@@ -103,7 +103,7 @@ public static class TestCommand
             string table = report.FormatTable();
             Console.WriteLine();
             Console.Write(table);
-            WriteAtomically(Path.Combine(outputDir, "report.txt"), table);
+            SAMed.IO.AtomicFile.WriteText(Path.Combine(outputDir, "report.txt"), table);
             string csv = Path.Combine(outputDir, "metrics.csv");
             EvaluationCsv.Write(csv, report);
             Console.WriteLine($"wrote {csv}, {Path.Combine(outputDir, "report.txt")} and {Path.Combine(outputDir, "log.txt")} "
@@ -124,13 +124,6 @@ public static class TestCommand
         if (values.Length != 3 || values.Any(v => !double.IsFinite(v) || v <= 0))
             throw new ArgumentException($"--spacing '{text}': expected three positive voxel sizes x,y,z (e.g. 0.8,0.8,3) or 'header'");
         return (VolumeTestSpacing.Explicit, values);
-    }
-
-    internal static void WriteAtomically(string path, string text)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>SAMed's test log: "[HH:mm:ss.fff] message" lines in log.txt, the message on the console.</summary>

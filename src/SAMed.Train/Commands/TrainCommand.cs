@@ -14,8 +14,10 @@ public static class TrainCommand
     private static readonly (string Option, string Key, string Description)[] Shortcuts =
     [
         ("--sam-checkpoint", "sam_checkpoint", "Official SAM checkpoint (SAMed's --ckpt)."),
-        ("--lora-checkpoint", "lora_checkpoint", "SAMed LoRA checkpoint to start from (SAMed's --lora_ckpt)."),
+        ("--lora-checkpoint", "lora_checkpoint", "Checkpoint of the strategy to start from (SAMed's --lora_ckpt: a LoRA one for lora)."),
         ("--vit-name", "vit_name", "vit_b, vit_l, vit_h or tiny."),
+        ("--strategy", "strategy", "How SAM is adapted: lora (SAMed), adapter (Medical SAM Adapter), decoder (decoder only) or full."),
+        ("--rank", "rank", "LoRA rank (strategy lora)."),
         ("--img-size", "img_size", "Input size of the network."),
         ("--num-classes", "num_classes", "Foreground classes."),
         ("--batch-size", "batch_size", "Batch size per GPU (a step sees batch_size * n_gpu)."),
@@ -48,7 +50,7 @@ public static class TrainCommand
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the held-out evaluation after training." };
         var shortcuts = Shortcuts.Select(s => (s.Key, Option: new Option<string?>(s.Option) { Description = s.Description })).ToList();
 
-        var command = new Command("train", "Fine-tune SAM with LoRA as SAMed does (no options: a tiny model on built-in synthetic volumes).")
+        var command = new Command("train", "Fine-tune SAM as SAMed does, with LoRA or another strategy (no options: a tiny model on built-in synthetic volumes).")
         {
             config, set, resume, runDir, noEval,
         };

@@ -19,6 +19,31 @@ public class TrainConfigTests
         Assert.Empty(TrainConfigFile.Problems(c));
     }
 
+    /// <summary>The Synapse configs of the other strategies are SAMed's recipe with the strategy changed (and full's learning rate).</summary>
+    [Theory]
+    [InlineData("adapter", 0.005)]
+    [InlineData("decoder", 0.005)]
+    [InlineData("full", 0.0001)]
+    public void StrategyRecipesDifferFromSamedsOnlyInStrategy(string strategy, double baseLr)
+    {
+        var lora = TrainConfigFile.Load(Config("synapse_vit_b.json"));
+        var c = TrainConfigFile.Load(Config($"synapse_vit_b_{strategy}.json"));
+        Assert.Equal(SAMed.Adaptation.Strategies.Lora, lora.Strategy);
+        Assert.Equal(strategy, c.Strategy);
+        Assert.Equal(baseLr, c.BaseLr);
+        Assert.Equal(TrainConfigFile.ToJson(lora with { Strategy = strategy, BaseLr = baseLr }), TrainConfigFile.ToJson(c));
+        Assert.Empty(TrainConfigFile.Problems(c));
+    }
+
+    [Fact]
+    public void Bfloat16NeedsAFrozenEncoder()
+    {
+        var c = TrainPresets.Smoke with { Precision = "bfloat16" };
+        Assert.Empty(TrainConfigFile.Problems(c with { Strategy = "decoder" }));
+        Assert.Contains(TrainConfigFile.Problems(c with { Strategy = "adapter" }), p => p.Contains("strategy adapter trains encoder weights", StringComparison.Ordinal));
+        Assert.Contains(TrainConfigFile.Problems(c with { Strategy = "lorax" }), p => p.StartsWith("strategy 'lorax' must be one of lora, adapter, decoder, full", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void SamedHRecipeUsesItsExponentAndEpochs()
     {
