@@ -48,6 +48,16 @@ public sealed record ModelSpec
     [JsonIgnore]
     public SamConfig Architecture => Custom ?? SamBuilder.Config(Size, ImgSize, NumClasses) with { PixelMean = PixelMean, PixelStd = PixelStd };
 
+    /// <summary>Value equality, comparing the pixel normalisation element by element.</summary>
+    public bool Equals(ModelSpec? other) =>
+        other is not null
+        && (Size, ImgSize, NumClasses, Strategy, Rank, Precision, Seed) == (other.Size, other.ImgSize, other.NumClasses, other.Strategy, other.Rank, other.Precision, other.Seed)
+        && PixelMean.SequenceEqual(other.PixelMean)
+        && PixelStd.SequenceEqual(other.PixelStd)
+        && Equals(Custom, other.Custom);
+
+    public override int GetHashCode() => HashCode.Combine(Size, ImgSize, NumClasses, Strategy, Rank, Seed);
+
     /// <summary>"vit_b 512, lora rank 4, 8 classes".</summary>
     public override string ToString() =>
         $"{(Custom is null ? Size : "custom")} {ImgSize}, {Strategy}{(Strategy == Strategies.Lora ? $" rank {Rank}" : "")}, {NumClasses} classes";

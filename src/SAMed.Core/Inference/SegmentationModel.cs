@@ -147,7 +147,6 @@ public sealed class SegmentationModel : IDisposable
                 LoraMerge.Merge(lora);
                 merged = true;
                 parts.Add("merged into qkv");
-                config = config with { LoraRank = 0 };
             }
             model.to(device);
             return new SegmentationModel(config, model.Sam, merged ? null : model, merged, device, string.Join(", ", parts));

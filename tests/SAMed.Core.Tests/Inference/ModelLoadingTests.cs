@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Inference;
 using SAMed.Lora;
 using SAMed.Modeling;
@@ -42,14 +43,18 @@ public class ModelLoadingTests
     public void RankAndClassesAreReadFromTheLoraFile(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
-        var (rank, classes) = LoraCheckpointShape.Read(reference.LoraCheckpointPath);
-        Assert.Equal(reference.LoraRank, rank);
-        Assert.Equal(reference.Model.NumClasses, classes);
+        var contents = CheckpointContents.Read(reference.LoraCheckpointPath);
+        Assert.Equal(Strategies.Lora, contents.Strategy);
+        Assert.Equal(reference.LoraRank, contents.Rank);
+        Assert.Equal(reference.Model.NumClasses, contents.NumClasses);
+        Assert.Equal(reference.Model.EncoderEmbedDim, contents.EncoderWidth);
+        Assert.Equal(reference.Model.EncoderDepth, contents.EncoderDepth);
 
-        // A LoRA file for another architecture is refused with its name.
-        var options = new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, LoraCheckpoint = reference.LoraCheckpointPath, Rank = reference.LoraRank + 1 };
-        var error = Assert.Throws<InvalidDataException>(() => SegmentationModel.Load(options));
-        Assert.Contains(reference.LoraCheckpointPath, error.Message);
+        // Asking for another rank is one sentence naming both sides.
+        var options = new ModelLoadOptions { ImageSize = 32, LoraCheckpoint = reference.LoraCheckpointPath, Rank = reference.LoraRank + 1 };
+        var error = Assert.Throws<ArgumentException>(() => SegmentationModel.Load(options));
+        Assert.Contains($"{reference.LoraCheckpointPath}: this checkpoint is lora rank {reference.LoraRank}", error.Message);
+        Assert.Contains($"not rank {reference.LoraRank + 1} as --rank asks", error.Message);
     }
 
     [Fact]
