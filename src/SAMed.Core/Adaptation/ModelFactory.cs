@@ -48,6 +48,30 @@ public static class ModelFactory
         }
     }
 
+    /// <summary>
+    /// A self-contained model: a complete SAM state dict (an export, or a full fine-tuning checkpoint; with Med-SA's
+    /// adapters under their names for the adapter strategy) loaded exactly into the spec's architecture.
+    /// </summary>
+    public static AdaptedSam LoadComplete(ModelSpec spec, string checkpoint, Device? device = null)
+    {
+        spec.Validate("model");
+        using var pause = GcPause.Begin();
+        var model = Adapt(new Sam(spec.Architecture), spec);
+        try
+        {
+            model.Spec = spec;
+            SamCheckpoint.LoadOfficial(model.Sam, checkpoint);
+            if (device is not null)
+                model.to(device);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The model on the meta device (shapes, no storage): counts and checkpoint sizes of any size cost no memory.</summary>
     public static AdaptedSam OnMeta(ModelSpec spec)
     {

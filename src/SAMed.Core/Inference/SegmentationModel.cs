@@ -103,31 +103,18 @@ public sealed class SegmentationModel : IDisposable
             throw new FileNotFoundException(
                 $"{checkpoint}: its configuration {configPath} is missing (export and full fine-tuning write it beside the checkpoint; or pass --config)", configPath);
         var config = Override(InferenceConfigFile.Load(configPath), options, configPath) with { LoraRank = 0 };
-        var sam = new Sam(config.Model);
-        // An exported adapter model keeps its adapters (they cannot be folded into SAM's weights).
-        AdaptedSam? adapted = config.Strategy == Strategies.Adapter ? new AdapterSam(sam) : null;
-        try
-        {
-            SamCheckpoint.LoadOfficial(sam, checkpoint);
-        }
-        catch
-        {
-            if (adapted is not null)
-                adapted.Dispose();
-            else
-                sam.Dispose();
-            throw;
-        }
-        sam.to(device);
-        adapted?.to(device);
-        return new SegmentationModel(config, sam, adapted, true, device, $"{config.ModelType} from merged checkpoint {checkpoint}");
+        // A merged LoRA, a tuned decoder or a full fine-tuning is a plain SAM; an exported adapter model keeps its adapters.
+        var spec = config.ToSpec() with { Strategy = config.Strategy == Strategies.Adapter ? Strategies.Adapter : Strategies.Full };
+        var model = ModelFactory.LoadComplete(spec, checkpoint, device);
+        return new SegmentationModel(config, model.Sam, model, true, device, $"{config.ModelType} from merged checkpoint {checkpoint}");
     }
 
     private static SegmentationModel LoadAdapted(ModelLoadOptions options, Device device)
     {
         var config = CheckpointModel.Resolve(options);
         var spec = config.ToSpec();
-        if (options.SamCheckpoint is null && spec.Custom is null && SamBuilder.PretrainedTypes.Contains(spec.Size))
+        // A full fine-tuning checkpoint holds the whole SAM; every other strategy needs SAM's pretrained encoder.
+        if (options.SamCheckpoint is null && spec.Custom is null && SamBuilder.PretrainedTypes.Contains(spec.Size) && spec.Strategy != Strategies.Full)
             throw new ArgumentException($"{spec.Size} needs a SAM checkpoint (e.g. sam_{spec.Size}_*.pth): SAMed's image encoder is SAM's, frozen");
 
         if (options.LoraCheckpoint is null)
