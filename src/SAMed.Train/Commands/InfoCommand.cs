@@ -11,7 +11,7 @@ public static class InfoCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "SAM backbone: vit_b, vit_l or vit_h.", DefaultValueFactory = _ => "vit_b" };
+        var model = new Option<string>("--model", "--vit-name") { Description = "SAM backbone: vit_b, vit_l or vit_h.", DefaultValueFactory = _ => "vit_b" };
         model.AcceptOnlyFromAmong([.. SamBuilder.ModelTypes]);
         var imageSize = new Option<int>("--img-size") { Description = "Input image size (a multiple of 16).", DefaultValueFactory = _ => 512 };
         var rank = new Option<int>("--rank") { Description = "LoRA rank.", DefaultValueFactory = _ => 4 };
@@ -23,16 +23,7 @@ public static class InfoCommand
         };
         command.SetAction(parse =>
         {
-            ModelInfo info;
-            try
-            {
-                info = ModelInfo.Of(parse.GetValue(model)!, parse.GetValue(imageSize), parse.GetValue(rank), parse.GetValue(numClasses));
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine($"info: {e.Message}");
-                return 1;
-            }
+            var info = ModelInfo.Of(parse.GetValue(model)!, parse.GetValue(imageSize), parse.GetValue(rank), parse.GetValue(numClasses));
             var c = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(c, $"model: {info.ModelType}, image size {info.ImageSize}, LoRA rank {info.Rank}, {info.NumClasses} classes (+ background)"));
             Console.WriteLine(string.Create(c, $"total parameters: {info.TotalParameters:N0}"));

@@ -11,28 +11,33 @@ namespace SAMed.Train.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    private static readonly (string Option, string Key, string Description)[] Shortcuts =
+    // Named options for configuration keys; every one also answers to its snake_case spelling (SAMed's argparse names).
+    private static readonly (string Option, string Key, string Description, string[] Aliases)[] Shortcuts =
     [
-        ("--sam-checkpoint", "sam_checkpoint", "Official SAM checkpoint (SAMed's --ckpt)."),
-        ("--lora-checkpoint", "lora_checkpoint", "SAMed LoRA checkpoint to start from (SAMed's --lora_ckpt)."),
-        ("--vit-name", "vit_name", "vit_b, vit_l, vit_h or tiny."),
-        ("--img-size", "img_size", "Input size of the network."),
-        ("--num-classes", "num_classes", "Foreground classes."),
-        ("--batch-size", "batch_size", "Batch size per GPU (a step sees batch_size * n_gpu)."),
-        ("--base-lr", "base_lr", "Base learning rate."),
-        ("--max-epochs", "max_epochs", "Epochs of the schedule."),
-        ("--stop-epoch", "stop_epoch", "Epoch to stop at."),
-        ("--max-steps", "max_steps", "Stop after this many iterations."),
-        ("--root-path", "root_path", "Folder of training slices (train_npz)."),
-        ("--list-dir", "list_dir", "Folder with train.txt and test_vol.txt."),
-        ("--volume-path", "volume_path", "Folder of held-out volumes (test_vol_h5) evaluated after training."),
-        ("--device", "device", "cpu, cuda or cuda:N."),
-        ("--precision", "precision", "float32, or bfloat16 (frozen encoder in bfloat16; LoRA, decoder, optimizer and loss float32)."),
-        ("--threads", "threads", "CPU threads for torch (0: libtorch's default)."),
-        ("--num-workers", "num_workers", "Data-loader threads."),
-        ("--grad-accum-steps", "grad_accum_steps", "Micro-batches per step (same gradient, less memory)."),
-        ("--seed", "seed", "Random seed."),
-        ("--output", "output", "Folder that receives the run folder."),
+        ("--sam-checkpoint", "sam_checkpoint", "Official SAM checkpoint (SAMed's --ckpt).", ["--ckpt"]),
+        ("--lora-checkpoint", "lora_checkpoint", "SAMed LoRA checkpoint to start from (SAMed's --lora_ckpt).", ["--lora", "--lora_ckpt"]),
+        ("--model", "vit_name", "SAM size: vit_b, vit_l, vit_h or tiny (SAMed's --vit_name).", ["--vit-name"]),
+        ("--rank", "rank", "LoRA rank.", []),
+        ("--n-gpu", "n_gpu", "SAMed's n_gpu: a step sees batch_size * n_gpu images.", []),
+        ("--warmup-period", "warmup_period", "Warmup iterations.", []),
+        ("--dice-weight", "dice_weight", "Weight of the Dice loss (CE gets 1 - it; SAMed's --dice_param).", ["--dice-param"]),
+        ("--img-size", "img_size", "Input size of the network.", []),
+        ("--num-classes", "num_classes", "Foreground classes.", []),
+        ("--batch-size", "batch_size", "Batch size per GPU (a step sees batch_size * n_gpu).", []),
+        ("--base-lr", "base_lr", "Base learning rate.", []),
+        ("--max-epochs", "max_epochs", "Epochs of the schedule.", []),
+        ("--stop-epoch", "stop_epoch", "Epoch to stop at.", []),
+        ("--max-steps", "max_steps", "Stop after this many iterations.", []),
+        ("--root-path", "root_path", "Folder of training slices (train_npz).", []),
+        ("--list-dir", "list_dir", "Folder with train.txt and test_vol.txt.", []),
+        ("--volume-path", "volume_path", "Folder of held-out volumes (test_vol_h5) evaluated after training.", []),
+        ("--device", "device", "cpu, cuda or cuda:N.", []),
+        ("--precision", "precision", "float32, or bfloat16 (frozen encoder in bfloat16; LoRA, decoder, optimizer and loss float32).", []),
+        ("--threads", "threads", "CPU threads for torch (0: libtorch's default).", []),
+        ("--num-workers", "num_workers", "Data-loader threads.", []),
+        ("--grad-accum-steps", "grad_accum_steps", "Micro-batches per step (same gradient, less memory).", []),
+        ("--seed", "seed", "Random seed.", []),
+        ("--output", "output", "Folder that receives the run folder.", ["-o"]),
     ];
 
     public static Command Create()
@@ -46,7 +51,13 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the interrupted run in this folder (its config.json is used)." };
         var runDir = new Option<string?>("--run-dir") { Description = "Run folder (default: a new folder under the output folder)." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the held-out evaluation after training." };
-        var shortcuts = Shortcuts.Select(s => (s.Key, Option: new Option<string?>(s.Option) { Description = s.Description })).ToList();
+        var shortcuts = Shortcuts.Select(s => (s.Key, Option: new Option<string?>(s.Option, s.Aliases) { Description = s.Description })).ToList();
+        // SAMed's train.py switches: its README trains with --warmup --AdamW (this project's recipe has both on).
+        var flags = new (string Assignment, Option<bool> Option)[]
+        {
+            ("warmup=true", new Option<bool>("--warmup") { Description = "Linear learning-rate warmup (SAMed's --warmup; on in the built-in recipes)." }),
+            ("optimizer=adamw", new Option<bool>("--AdamW", "--adamw") { Description = "AdamW (SAMed's --AdamW; the built-in recipes use it)." }),
+        };
 
         var command = new Command("train", "Fine-tune SAM with LoRA as SAMed does (no options: a tiny model on built-in synthetic volumes).")
         {
@@ -54,15 +65,21 @@ public static class TrainCommand
         };
         foreach (var (_, option) in shortcuts)
             command.Options.Add(option);
+        foreach (var (_, option) in flags)
+            command.Options.Add(option);
 
         command.SetAction(result =>
         {
             var options = new TrainerOptions { RunDirectory = result.GetValue(runDir), Evaluate = !result.GetValue(noEval) };
             try
             {
-                var assignments = (result.GetValue(set) ?? [])
-                    .Concat(shortcuts.Where(s => result.GetValue(s.Option) is not null).Select(s => $"{s.Key}={result.GetValue(s.Option)}"))
-                    .ToList();
+                var named = shortcuts.Where(s => result.GetValue(s.Option) is not null).Select(s => $"{s.Key}={result.GetValue(s.Option)}")
+                    .Concat(flags.Where(f => result.GetValue(f.Option)).Select(f => f.Assignment)).ToList();
+                var assignments = (result.GetValue(set) ?? []).Concat(named).ToList();
+                // Naming the training data (--root-path) means training on it, not on generated volumes.
+                if (named.Any(a => a.StartsWith("root_path=", StringComparison.Ordinal))
+                    && !assignments.Any(a => a.TrimStart().StartsWith("synthetic_data", StringComparison.Ordinal)))
+                    assignments.Insert(0, "synthetic_data=false");
                 TrainResult trained;
                 if (result.GetValue(resume) is { } resumeDirectory)
                 {
@@ -83,8 +100,8 @@ public static class TrainCommand
             }
             catch (Exception e) when (e is TrainConfigException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
             {
-                Console.Error.WriteLine($"train: {e.Message}");
-                return 2;
+                Console.Error.WriteLine($"samed train: {Cli.CommandRunner.OneLine(e.Message)}");
+                return Cli.ExitCodes.BadInput;
             }
         });
         return command;
