@@ -42,7 +42,7 @@ public static class TrainCommand
 
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "JSON configuration (e.g. configs/synapse_vit_b.json); default: the built-in tiny synthetic run." };
+        var config = new Option<string?>("--config") { Description = "JSON configuration (e.g. configs/synapse_vit_b.json); default: the built-in tiny synthetic run, or SAMed's train.py defaults when --root-path names the data." };
         var set = new Option<string[]>("--set")
         {
             Description = "Override a configuration key: --set key=value (repeatable; values are JSON, bare words are text).",
@@ -76,10 +76,6 @@ public static class TrainCommand
                 var named = shortcuts.Where(s => result.GetValue(s.Option) is not null).Select(s => $"{s.Key}={result.GetValue(s.Option)}")
                     .Concat(flags.Where(f => result.GetValue(f.Option)).Select(f => f.Assignment)).ToList();
                 var assignments = (result.GetValue(set) ?? []).Concat(named).ToList();
-                // Naming the training data (--root-path) means training on it, not on generated volumes.
-                if (named.Any(a => a.StartsWith("root_path=", StringComparison.Ordinal))
-                    && !assignments.Any(a => a.TrimStart().StartsWith("synthetic_data", StringComparison.Ordinal)))
-                    assignments.Insert(0, "synthetic_data=false");
                 TrainResult trained;
                 if (result.GetValue(resume) is { } resumeDirectory)
                 {
@@ -90,9 +86,14 @@ public static class TrainCommand
                 else
                 {
                     string? path = result.GetValue(config);
-                    var baseConfig = path is null ? TrainPresets.Smoke : TrainConfigFile.Load(path);
-                    string source = (path ?? "built-in smoke configuration") + (assignments.Count > 0 ? " with overrides" : "");
-                    trained = Trainer.Train(TrainConfigFile.Apply(baseConfig, assignments), options, source);
+                    bool samedStyle = path is null && named.Any(a => a.StartsWith("root_path=", StringComparison.Ordinal));
+                    var baseConfig = path is not null ? TrainConfigFile.Load(path) : samedStyle ? TrainPresets.SamedTrainPy : TrainPresets.Smoke;
+                    string source = (path ?? (samedStyle ? "SAMed's train.py defaults" : "built-in smoke configuration"))
+                        + (assignments.Count > 0 ? " with overrides" : "");
+                    var trainConfig = TrainConfigFile.Apply(baseConfig, assignments);
+                    if (samedStyle && trainConfig is { VitName: "vit_b", SamCheckpoint: null })
+                        trainConfig = trainConfig with { SamCheckpoint = TrainPresets.SamedVitBCheckpoint };
+                    trained = Trainer.Train(trainConfig, options, source);
                 }
                 if (trained.HeldOut is { } heldOut)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out mean Dice: {heldOut.MeanDice:F4}"));
