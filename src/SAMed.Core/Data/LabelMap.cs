@@ -30,7 +30,11 @@ public sealed class LabelMap
 
     private readonly Dictionary<int, int> entries;
 
-    public LabelMap(string name, IReadOnlyDictionary<int, int> entries, UnlistedLabels unlisted = UnlistedLabels.Background)
+    /// <param name="knownMax">
+    /// The largest id of the label set the map is written for (TotalSegmentator's 117), when ids it does not list are
+    /// expected and mean background; null: only the listed ids are known.
+    /// </param>
+    public LabelMap(string name, IReadOnlyDictionary<int, int> entries, UnlistedLabels unlisted = UnlistedLabels.Background, int? knownMax = null)
     {
         foreach (var (source, target) in entries)
         {
@@ -40,7 +44,33 @@ public sealed class LabelMap
         Name = name;
         this.entries = new Dictionary<int, int>(entries);
         Unlisted = unlisted;
+        KnownMax = knownMax;
     }
+
+    /// <summary>The largest id of the source label set when it is larger than the listed ids (see the constructor).</summary>
+    public int? KnownMax { get; }
+
+    /// <summary>Whether a source id belongs to the label set the map is written for (listed, background, or within <see cref="KnownMax"/>).</summary>
+    public bool Knows(int source) => source == 0 || entries.ContainsKey(source) || source <= KnownMax || Unlisted == UnlistedLabels.Keep;
+
+    /// <summary>
+    /// The built-in map the given unknown source ids most likely belong to: totalseg for ids past Synapse's 13 (up to
+    /// TotalSegmentator's 117), synapse13 for ids up to 13; null when neither fits.
+    /// </summary>
+    public static string? Likely(IEnumerable<int> sourceIds)
+    {
+        int max = sourceIds.DefaultIfEmpty(0).Max();
+        return max switch
+        {
+            > TotalSegmentatorMaxId => null,
+            > 13 => "totalseg",
+            > 0 => "synapse13",
+            _ => null,
+        };
+    }
+
+    /// <summary>TotalSegmentator v2's largest class id (117 classes).</summary>
+    public const int TotalSegmentatorMaxId = 117;
 
     public string Name { get; }
 
@@ -81,7 +111,7 @@ public sealed class LabelMap
         [6] = 6,
         [52] = 7,
         [7] = 8,
-    });
+    }, knownMax: TotalSegmentatorMaxId);
 
     /// <summary>Every label kept as it is.</summary>
     public static LabelMap Identity { get; } = new("identity", new Dictionary<int, int>(), UnlistedLabels.Keep);
@@ -134,7 +164,7 @@ public sealed class LabelMap
     }
 
     public LabelMap WithUnlisted(UnlistedLabels unlisted) =>
-        unlisted == Unlisted ? this : new LabelMap(Name, entries, unlisted);
+        unlisted == Unlisted ? this : new LabelMap(Name, entries, unlisted, KnownMax);
 
     /// <summary>
     /// The target of a listed source id, or what <see cref="Unlisted"/> says for one not listed (Error returns false).

@@ -86,6 +86,7 @@ public static class Prepare
             warnings.Add($"{c.Name}: the label's affine differs from the image's ({c.LabelPath} vs {c.ImagePath}); voxels are used as stored");
 
         var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height);
+        CheckUnknownLabels(c, options, unlisted, labels.LongLength);
         var header = image.Source.Header;
         return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, c.LabelPath)
         {
@@ -95,6 +96,28 @@ public static class Prepare
             UnlistedSourceVoxels = unlisted,
             Warnings = warnings,
         };
+    }
+
+    /// <summary>
+    /// Unknown label ids beyond <see cref="PrepareOptions.UnknownLabelTolerance"/> stop the run with a message naming
+    /// the ids and the map they likely belong to.
+    /// </summary>
+    private static void CheckUnknownLabels(PrepareCase c, PrepareOptions options, IReadOnlyDictionary<int, long> unlisted, long voxels)
+    {
+        if (options.UnknownLabelTolerance is not double tolerance)
+            return;
+        var map = options.LabelMap;
+        var unknown = unlisted.Where(p => !map.Knows(p.Key)).ToList();
+        long count = unknown.Sum(p => p.Value);
+        if (count == 0 || count <= tolerance * voxels)
+            return;
+        string ids = string.Join(", ", unknown.Take(12).Select(p => p.Key.ToString(CultureInfo.InvariantCulture))) + (unknown.Count > 12 ? ", ..." : "");
+        string? likely = LabelMap.Likely(unknown.Select(p => p.Key).Concat(unlisted.Keys));
+        string hint = likely is not null && likely != map.Name
+            ? $"these look like {(likely == "totalseg" ? "TotalSegmentator" : "raw Synapse/BTCV")} labels: use --label-map {likely}"
+            : "give a JSON map {\"source id\": class id}";
+        throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+            $"{c.LabelPath}: label ids {ids} ({count} voxels, {100.0 * count / voxels:F2}%) are not in label map '{map.Name}'; {hint} (or --unlisted-labels background to set them to background)"));
     }
 
     /// <summary>

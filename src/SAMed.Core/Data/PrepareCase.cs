@@ -8,7 +8,8 @@ public sealed record PrepareCase(string Name, string ImagePath, string LabelPath
 
 /// <summary>
 /// Finds image/label pairs. Case names follow SAMed's preprocess_data.py where the files are Synapse's imgNNNN.nii.gz
-/// (case + the four digits); otherwise cases are numbered case0001, case0002, ... in sorted (or listed) order.
+/// (case + the four digits); otherwise they are the image file names (see <see cref="PrepareCases.KeptName"/>) when
+/// every one is usable and distinct, else case0001, case0002, ... in sorted (or listed) order.
 /// </summary>
 public static partial class PrepareCases
 {
@@ -93,8 +94,10 @@ public static partial class PrepareCases
     {
         var synapseNumbers = entries.Select(e => SynapseImageName().Match(Stem(e.Image))).ToList();
         bool synapse = synapseNumbers.All(m => m.Success);
+        var kept = entries.Select(e => KeptName(e.Image)).ToList();
+        bool keep = !synapse && kept.All(n => n is not null) && kept.Distinct(StringComparer.Ordinal).Count() == kept.Count;
         var cases = entries.Select((e, i) => new PrepareCase(
-            e.Name ?? (synapse ? "case" + synapseNumbers[i].Groups[1].Value : CaseName(i + 1)),
+            e.Name ?? (synapse ? "case" + synapseNumbers[i].Groups[1].Value : keep ? kept[i]! : CaseName(i + 1)),
             e.Image,
             e.Label)).ToList();
         foreach (var c in cases)
@@ -128,6 +131,23 @@ public static partial class PrepareCases
                 return name[..^extension.Length];
         return name;
     }
+
+    /// <summary>
+    /// The case name an image file gives: its name without .nii(.gz) and an nnU-Net channel suffix _0000, when that is
+    /// letters, digits, '_', '-' and '.' (all digits: caseNNNN); else null.
+    /// </summary>
+    public static string? KeptName(string imagePath)
+    {
+        string stem = Stem(imagePath);
+        if (stem.EndsWith("_0000", StringComparison.Ordinal) && stem.Length > 5)
+            stem = stem[..^5];
+        if (stem.Length > 0 && stem.All(char.IsAsciiDigit) && int.TryParse(stem, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
+            return CaseName(number);
+        return UsableName().IsMatch(stem) ? stem : null;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    private static partial Regex UsableName();
 
     private static string Digits(string path) => string.Concat(Stem(path).Where(char.IsAsciiDigit));
 

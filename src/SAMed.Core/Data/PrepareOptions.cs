@@ -26,6 +26,16 @@ public sealed record PrepareOptions
     /// <summary>Also cut the test cases into training slices (SAMed leaves them out).</summary>
     public bool TestCasesAlsoTrain { get; init; }
 
+    /// <summary>
+    /// Stop when a case's label voxels with ids the map does not know (see <see cref="LabelMap.Knows"/>) are more than
+    /// this fraction of its voxels: a few stray voxels are set to background and reported, more mean the wrong map.
+    /// Null: no limit (unknown ids become background, as asked for with UnlistedLabels.Background).
+    /// </summary>
+    public double? UnknownLabelTolerance { get; init; } = DefaultUnknownLabelTolerance;
+
+    /// <summary>One voxel in ten thousand.</summary>
+    public const double DefaultUnknownLabelTolerance = 1e-4;
+
     /// <summary>Write the test volumes chunked and gzip-compressed instead of contiguous like h5py's default.</summary>
     public bool CompressH5 { get; init; }
 }

@@ -18,19 +18,26 @@ public sealed record CaseEvaluation(string Case, IReadOnlyList<ClassMetric> Clas
 
 internal static class Mean
 {
-    // Sums in order, as numpy's reductions over SAMed's small per-class arrays do.
+    // Sums in order, as numpy's reductions over SAMed's small per-class arrays do. NaN values (AbsentClassRule.Nan)
+    // are skipped, as np.nanmean and MONAI's "mean" reduction do; all NaN gives NaN. SAMed's rule makes no NaN.
     public static double Of(IEnumerable<double> values)
     {
         double sum = 0;
-        int count = 0;
+        int count = 0, nan = 0;
         foreach (double v in values)
         {
+            if (double.IsNaN(v))
+            {
+                nan++;
+                continue;
+            }
+
             sum += v;
             count++;
         }
 
-        if (count == 0)
+        if (count == 0 && nan == 0)
             throw new InvalidOperationException("the mean of no values is undefined");
-        return sum / count;
+        return count == 0 ? double.NaN : sum / count;
     }
 }

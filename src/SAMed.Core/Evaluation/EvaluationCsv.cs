@@ -11,15 +11,13 @@ public static class EvaluationCsv
 {
     public static readonly string[] Header = ["scope", "case", "class", "name", "dice", "hd95", "hd95_unit"];
 
-    /// <summary>Writes to a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
-    public static void Write(string path, EvaluationReport report)
-    {
+    /// <summary>Writes through <see cref="IO.AtomicFile"/> (a temporary file renamed over the target).</summary>
+    public static void Write(string path, EvaluationReport report) =>
         IO.AtomicFile.WriteText(path, writer =>
         {
             using var csv = CsvWriter.Create(writer, CsvWriterOptions.Default, leaveOpen: true);
             Write(csv, report);
         });
-    }
 
     private static void Write(CsvWriter csv, EvaluationReport report)
     {

@@ -8,7 +8,8 @@ public static class SamedMetrics
     /// (1, 0); an empty prediction -> (0, 0). SAMed passes no spacing (unit voxels); a grid with spacing gives HD95 in
     /// its units.
     /// </summary>
-    public static ClassMetric MetricPerCase(ReadOnlySpan<bool> prediction, ReadOnlySpan<bool> label, VoxelGrid grid)
+    public static ClassMetric MetricPerCase(
+        ReadOnlySpan<bool> prediction, ReadOnlySpan<bool> label, VoxelGrid grid, AbsentClassRule absent = AbsentClassRule.Samed)
     {
         grid.RequireLength(prediction.Length, "prediction");
         grid.RequireLength(label.Length, "label");
@@ -16,7 +17,7 @@ public static class SamedMetrics
         bool labelled = label.Contains(true);
         if (predicted && labelled)
             return new ClassMetric(BinaryMetrics.Dice(prediction, label), BinaryMetrics.Hausdorff95(prediction, label, grid));
-        return predicted ? new ClassMetric(1, 0) : new ClassMetric(0, 0);
+        return absent.Score(predicted, labelled);
     }
 
     /// <summary>
@@ -25,9 +26,10 @@ public static class SamedMetrics
     /// </summary>
     /// <param name="predictionName">Names the prediction in error messages (e.g. its file).</param>
     /// <param name="labelName">Names the label map in error messages.</param>
+    /// <param name="absent">How a class empty in either map is scored (SAMed's rule by default).</param>
     public static ClassMetric[] MetricPerClass(
         ReadOnlySpan<int> prediction, ReadOnlySpan<int> label, VoxelGrid grid, int numClasses,
-        string predictionName = "prediction", string labelName = "label")
+        string predictionName = "prediction", string labelName = "label", AbsentClassRule absent = AbsentClassRule.Samed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
         grid.RequireLength(prediction.Length, predictionName);
@@ -48,7 +50,7 @@ public static class SamedMetrics
             }
             else
             {
-                metrics[c - 1] = predicted > 0 ? new ClassMetric(1, 0) : new ClassMetric(0, 0);
+                metrics[c - 1] = absent.Score(predicted > 0, labelled > 0);
             }
         }
 

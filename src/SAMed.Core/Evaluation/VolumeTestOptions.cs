@@ -32,6 +32,9 @@ public sealed record VolumeTestOptions
     /// <summary>Names of classes 1..N in the report; null: SAMed's organ names for 8 classes, else "class i".</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
+    /// <summary>How a class empty in the prediction or the label of a case is scored (SAMed's rule by default).</summary>
+    public AbsentClassRule Absent { get; init; } = AbsentClassRule.Samed;
+
     public string DistanceUnit => Spacing == VolumeTestSpacing.Voxels ? "voxels" : "mm";
 
     public void Validate()

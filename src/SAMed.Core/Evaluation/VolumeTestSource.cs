@@ -32,6 +32,51 @@ public static class VolumeTestSource
         return [.. names.Select(name => new VolumeTestItem(name, PathOf(name), () => ReadH5(name, PathOf(name))))];
     }
 
+    /// <summary>
+    /// SAMed's --volume_path and --list_dir: the volumes of a data root (its test_vol_h5/) or of a folder of NAME.npy.h5
+    /// files. The list is test_vol.txt in <paramref name="listDir"/> when given; otherwise the first found in the
+    /// volume folder, the data root (where prepare and synth write it), the data root's lists/ and lists/lists_Synapse/;
+    /// without one, every NAME.npy.h5 in the folder, by name. <paramref name="source"/> says which.
+    /// </summary>
+    public static IReadOnlyList<VolumeTestItem> FromVolumePath(string volumePath, string? listDir, out string source)
+    {
+        if (!Directory.Exists(volumePath))
+            throw new DirectoryNotFoundException(File.Exists(volumePath)
+                ? $"{volumePath}: is a file; --volume-path takes a data root holding {SynapseLayout.TestDirName}/ or a folder of NAME.npy.h5 volumes"
+                : $"{volumePath}: test volume folder does not exist");
+        string nested = Path.Combine(volumePath, SynapseLayout.TestDirName);
+        string volumeDir = Directory.Exists(nested) ? nested : volumePath;
+        if (listDir is not null)
+        {
+            if (!Directory.Exists(listDir))
+                throw new DirectoryNotFoundException($"{listDir}: list folder does not exist");
+            source = Path.Combine(listDir, SynapseLayout.TestListName);
+            return FromList(source, volumeDir);
+        }
+
+        string root = volumeDir == nested ? volumePath : Path.GetDirectoryName(Path.GetFullPath(volumeDir)) ?? volumeDir;
+        string[] candidates = [volumeDir, root, Path.Combine(root, "lists"), Path.Combine(root, "lists", "lists_Synapse")];
+        foreach (string folder in candidates.Distinct())
+        {
+            string list = Path.Combine(folder, SynapseLayout.TestListName);
+            if (File.Exists(list))
+            {
+                source = list;
+                return FromList(list, volumeDir);
+            }
+        }
+
+        var files = Directory.GetFiles(volumeDir, "*.npy.h5").Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+            throw new FileNotFoundException($"{volumeDir}: no NAME.npy.h5 test volumes and no {SynapseLayout.TestListName} list");
+        source = $"every .npy.h5 in {volumeDir} (no {SynapseLayout.TestListName} found)";
+        return [.. files.Select(path =>
+        {
+            string name = Path.GetFileName(path)[..^".npy.h5".Length];
+            return new VolumeTestItem(name, path, () => ReadH5(name, path));
+        })];
+    }
+
     /// <summary>One SAMed test volume file (NAME.npy.h5).</summary>
     public static PreparedVolume ReadH5(string name, string path)
     {

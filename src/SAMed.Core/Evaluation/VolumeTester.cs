@@ -45,7 +45,7 @@ public sealed class VolumeTester
         var labels = volume.CheckedLabels(Options.NumClasses);
         var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Spacing(volume));
         var prediction = PredictVolume(volume, (done, total) => progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, done, total, null)));
-        var metrics = SamedMetrics.MetricPerClass(prediction, labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source);
+        var metrics = SamedMetrics.MetricPerClass(prediction, labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source, Options.Absent);
         var result = new CaseEvaluation(volume.Name, metrics);
         if (Options.SaveNiftiDir is not null)
             VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction, labels);

@@ -36,4 +36,21 @@ public static class TrainPresets
         LogInterval = 20,
         PreviewInterval = 20,
     };
+
+    /// <summary>
+    /// SAMed's train.py defaults (its argparse): vit_b at 512, 8 classes, batch 12 on 2 GPUs, base_lr 0.005, SGD with
+    /// momentum 0.9 and weight decay 1e-4 and no warmup unless --AdamW / --warmup are given (its README gives both),
+    /// 200 epochs stopped at 160, lists in lists/lists_Synapse, the SAM checkpoint checkpoints/sam_vit_b_01ec64.pth.
+    /// `samed train` starts from it when it is given SAMed's data options (--root-path) without a configuration file.
+    /// </summary>
+    public static TrainConfig SamedTrainPy { get; } = new()
+    {
+        Optimizer = "sgd",
+        WeightDecay = 1e-4,
+        Warmup = false,
+        ListDir = "lists/lists_Synapse",
+    };
+
+    /// <summary>SAMed's default --ckpt, used with <see cref="SamedTrainPy"/> for vit_b when no SAM checkpoint is named.</summary>
+    public const string SamedVitBCheckpoint = "checkpoints/sam_vit_b_01ec64.pth";
 }

@@ -10,10 +10,10 @@ public static class BenchCommand
     public static Command Create()
     {
         var defaults = new BenchOptions();
-        var model = new Option<string>("--model") { Description = "vit_b, vit_l, vit_h or tiny.", DefaultValueFactory = _ => defaults.ModelType };
+        var model = new Option<string>("--model", "--vit-name") { Description = "vit_b, vit_l, vit_h or tiny.", DefaultValueFactory = _ => defaults.ModelType };
+        var image = Int("--img-size", "Image size (SAMed's img_size).", defaults.ImageSize, "--img");
+        var batch = Int("--batch-size", "Images per forward and training step.", defaults.Batch, "--batch");
         model.AcceptOnlyFromAmong([.. Modeling.SamBuilder.ModelTypes]);
-        var image = Int("--img", "Image size (SAMed's img_size).", defaults.ImageSize);
-        var batch = Int("--batch", "Images per forward and training step.", defaults.Batch);
         var threads = Int("--threads", "libtorch threads (0: its default).", defaults.Threads);
         var warmup = Int("--warmup", "Untimed runs before timing each part.", defaults.Warmup);
         var iterations = Int("--iterations", "Timed runs of each part (median and spread reported).", defaults.Iterations);
@@ -31,14 +31,14 @@ public static class BenchCommand
         var globalKeep = Int("--global-softmax-kept", "Training: global-attention blocks (from the last) that keep their softmax for backward.", defaults.GlobalBlocksKeepingSoftmax);
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
-        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
+        var json = new Option<string?>("--output", "-o", "--json") { Description = "Also write the results as JSON to this file." };
         var child = new Option<string?>("--memory-child") { Description = "Internal: run one workload and report its peak memory.", Hidden = true };
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
             model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, json, child,
         };
-        command.SetAction(result => ModelCommandOptions.Guard(() =>
+        command.SetAction(result =>
         {
             var options = new BenchOptions
             {
@@ -74,7 +74,7 @@ public static class BenchCommand
                 var (executable, prefix) = PeakMemory.SelfCommand();
                 string[] arguments =
                 [
-                    .. prefix, "bench", "--model", options.ModelType, "--img", Text(options.ImageSize), "--batch", Text(options.Batch),
+                    .. prefix, "bench", "--model", options.ModelType, "--img-size", Text(options.ImageSize), "--batch-size", Text(options.Batch),
                     "--threads", Text(options.Threads), "--warmup", Text(options.Warmup), "--num-classes", Text(options.NumClasses),
                     "--rank", Text(options.Rank), "--strategy", options.Strategy, "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
@@ -94,12 +94,12 @@ public static class BenchCommand
                 Console.WriteLine($"wrote {path}");
             }
             return 0;
-        }));
+        });
         return command;
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static Option<int> Int(string name, string description, int defaultValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    private static Option<int> Int(string name, string description, int defaultValue, params string[] aliases) =>
+        new(name, aliases) { Description = description, DefaultValueFactory = _ => defaultValue };
 }

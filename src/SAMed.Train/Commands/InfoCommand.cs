@@ -11,7 +11,7 @@ public static class InfoCommand
     public static Command Create()
     {
         var file = new Argument<string?>("checkpoint") { Description = "A checkpoint file (epoch_N.pth, SAMed's LoRA .pth, an export): say which model it belongs to.", Arity = ArgumentArity.ZeroOrOne };
-        var model = new Option<string>("--model") { Description = "SAM size: vit_b, vit_l, vit_h or tiny.", DefaultValueFactory = _ => "vit_b" };
+        var model = new Option<string>("--model", "--vit-name") { Description = "SAM size: vit_b, vit_l, vit_h or tiny.", DefaultValueFactory = _ => "vit_b" };
         model.AcceptOnlyFromAmong([.. SamBuilder.ModelTypes]);
         var strategy = new Option<string>("--strategy") { Description = "Adaptation strategy: lora, adapter, decoder or full.", DefaultValueFactory = _ => Strategies.Lora };
         strategy.AcceptOnlyFromAmong([.. Strategies.Names]);
@@ -25,26 +25,17 @@ public static class InfoCommand
         };
         command.SetAction(parse =>
         {
-            try
+            if (parse.GetValue(file) is string path)
+                return DescribeFile(path);
+            Print(ModelInfo.Of(new ModelSpec
             {
-                if (parse.GetValue(file) is string path)
-                    return DescribeFile(path);
-                var spec = new ModelSpec
-                {
-                    Size = parse.GetValue(model)!,
-                    Strategy = parse.GetValue(strategy)!,
-                    ImgSize = parse.GetValue(imageSize),
-                    Rank = parse.GetValue(rank),
-                    NumClasses = parse.GetValue(numClasses),
-                };
-                Print(ModelInfo.Of(spec));
-                return 0;
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
-            {
-                Console.Error.WriteLine($"info: {e.Message}");
-                return 2;
-            }
+                Size = parse.GetValue(model)!,
+                Strategy = parse.GetValue(strategy)!,
+                ImgSize = parse.GetValue(imageSize),
+                Rank = parse.GetValue(rank),
+                NumClasses = parse.GetValue(numClasses),
+            }));
+            return 0;
         });
         return command;
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SAMed.Inference;
+using SAMed.Train.Cli;
 
 namespace SAMed.Train.Commands;
 
@@ -11,12 +12,8 @@ public static class PredictCommand
     {
         var model = new ModelCommandOptions();
         var input = new Option<string>("--input", "-i") { Description = "A NIfTI volume (.nii/.nii.gz) or a folder of them.", Required = true };
-        var output = new Option<string>("--output", "-o")
-        {
-            Description = "Output .nii/.nii.gz file, or a folder (files keep their names).",
-            Required = true,
-        };
-        var batch = new Option<int>("--batch") { Description = "Slices per forward pass.", DefaultValueFactory = _ => 8 };
+        var output = CommonOptions.Output("Output .nii/.nii.gz file, or a folder (files keep their names).", required: true);
+        var batch = CommonOptions.InferenceBatch();
         var sliceAxis = new Option<int?>("--slice-axis") { Description = "On-disk voxel axis to slice along: 0, 1 or 2 (default: the config's, SAMed's 2)." };
         var windowOption = new Option<string?>("--window")
         {
@@ -28,7 +25,7 @@ public static class PredictCommand
             input, output, batch, sliceAxis, windowOption, overlay,
         };
         model.AddTo(command);
-        command.SetAction(result => ModelCommandOptions.Guard(() =>
+        command.SetAction(result =>
         {
             model.ApplyThreads(result);
             string from = result.GetValue(input)!, to = result.GetValue(output)!;
@@ -62,7 +59,7 @@ public static class PredictCommand
                     Console.WriteLine($"  overlay {r.Overlay}");
             }
             return jobs.Count == results.Count ? 0 : 1;
-        }));
+        });
         return command;
     }
 

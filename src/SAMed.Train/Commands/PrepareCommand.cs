@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using SAMed.Data;
+using SAMed.IO;
+using SAMed.Train.Cli;
 
 namespace SAMed.Train.Commands;
 
@@ -19,17 +21,14 @@ public static class PrepareCommand
         {
             Description = "Instead of --images/--labels: a file of 'image<TAB>label[<TAB>case name]' lines (paths relative to it).",
         };
-        var output = new Option<string>("--output") { Description = "Data root to write train_npz/ and test_vol_h5/ into.", Required = true };
+        var output = CommonOptions.Output("Data root to write train_npz/, test_vol_h5/, the lists and cases.tsv into.", required: true);
         var listDir = new Option<string?>("--list-dir") { Description = "Where train.txt and test_vol.txt go (default: the output root)." };
-        var labelMap = new Option<string>("--label-map")
+        var labelMap = CommonOptions.LabelMap(
+            "synapse13 (raw Synapse/BTCV), totalseg (TotalSegmentator), identity, or a JSON file {\"source id\": target id}.", "synapse13");
+        var unlisted = new Option<UnlistedLabels?>("--unlisted-labels")
         {
-            Description = "synapse13 (raw Synapse/BTCV), totalseg (TotalSegmentator), identity, or a JSON file {\"source id\": target id}.",
-            DefaultValueFactory = _ => "synapse13",
-        };
-        var unlisted = new Option<UnlistedLabels>("--unlisted-labels")
-        {
-            Description = "Labels the map does not list: Background (map to 0 and report them), Error, or Keep (unchanged).",
-            DefaultValueFactory = _ => UnlistedLabels.Background,
+            Description = "Labels the map does not list: Background (map to 0 and report them), Error, or Keep (unchanged). Default: background, "
+                + "but ids unknown to the map beyond a few stray voxels (0.01%) stop with the map they likely belong to.",
         };
         var testCases = new Option<string?>("--test-cases")
         {
@@ -48,35 +47,31 @@ public static class PrepareCommand
         };
         command.SetAction(result =>
         {
-            try
+            var cases = FindCases(result.GetValue(images), result.GetValue(labels), result.GetValue(list));
+            var options = new PrepareOptions
             {
-                var cases = FindCases(result.GetValue(images), result.GetValue(labels), result.GetValue(list));
-                var options = new PrepareOptions
-                {
-                    OutputDir = result.GetValue(output)!,
-                    ListDir = result.GetValue(listDir),
-                    LabelMap = LabelMap.Get(result.GetValue(labelMap)!, result.GetValue(unlisted)),
-                    TestCases = result.GetValue(testCases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                    TestFraction = result.GetValue(testFraction),
-                    Seed = result.GetValue(seed),
-                    TestCasesAlsoTrain = result.GetValue(alsoTrain),
-                    ClipMin = result.GetValue(clipMin),
-                    ClipMax = result.GetValue(clipMax),
-                    CompressH5 = result.GetValue(compress),
-                };
-                Console.WriteLine($"prepare: {cases.Count} cases, label map '{options.LabelMap.Name}', clip [{options.ClipMin}, {options.ClipMax}] -> {options.OutputDir}");
-                var clock = Stopwatch.StartNew();
-                var summary = Prepare.Run(cases, options, progress => Console.WriteLine(
-                    $"[{progress.Index}/{progress.Count}] {progress.Case.Name}  {progress.Case.Depth} x {progress.Case.Height} x {progress.Case.Width}  "
-                    + $"{Role(progress.Case)}  ({clock.Elapsed.TotalSeconds:F1} s)"));
-                PrintSummary(summary, options);
-                return 0;
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or KeyNotFoundException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"prepare failed: {e.Message}");
-                return 1;
-            }
+                OutputDir = result.GetValue(output)!,
+                ListDir = result.GetValue(listDir),
+                LabelMap = LabelMap.Get(result.GetValue(labelMap)!, result.GetValue(unlisted) ?? UnlistedLabels.Background),
+                UnknownLabelTolerance = result.GetValue(unlisted) is null ? PrepareOptions.DefaultUnknownLabelTolerance : null,
+                TestCases = result.GetValue(testCases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                TestFraction = result.GetValue(testFraction),
+                Seed = result.GetValue(seed),
+                TestCasesAlsoTrain = result.GetValue(alsoTrain),
+                ClipMin = result.GetValue(clipMin),
+                ClipMax = result.GetValue(clipMax),
+                CompressH5 = result.GetValue(compress),
+            };
+            Console.WriteLine($"prepare: {cases.Count} cases, label map '{options.LabelMap.Name}', clip [{options.ClipMin}, {options.ClipMax}] -> {options.OutputDir}");
+            var clock = Stopwatch.StartNew();
+            var files = cases.ToDictionary(c => c.Name, StringComparer.Ordinal);
+            var summary = Prepare.Run(cases, options, progress => Console.WriteLine(
+                $"[{progress.Index}/{progress.Count}] {progress.Case.Name} <- {Path.GetFileName(files[progress.Case.Name].ImagePath)}  "
+                + $"{progress.Case.Depth} x {progress.Case.Height} x {progress.Case.Width}  {Role(progress.Case)}  ({clock.Elapsed.TotalSeconds:F1} s)"));
+            string mapping = WriteCaseTable(summary, files, options.OutputDir);
+            PrintSummary(summary, options);
+            Console.WriteLine($"case names and their files: {mapping}");
+            return 0;
         });
         return command;
     }
@@ -93,6 +88,22 @@ public static class PrepareCommand
             throw new ArgumentException("give --images and --labels (folders or single files), or --list");
         return File.Exists(images) ? PrepareCases.FromFiles(images, labels) : PrepareCases.FromFolders(images, labels);
     }
+
+    /// <summary>Writes OUTPUT/cases.tsv: case, role, image file, label file (which file became which case).</summary>
+    private static string WriteCaseTable(PrepareSummary summary, IReadOnlyDictionary<string, PrepareCase> files, string outputDir)
+    {
+        string path = Path.Combine(outputDir, CaseTableName);
+        AtomicFile.WriteText(path, writer =>
+        {
+            writer.WriteLine("case\trole\timage\tlabel");
+            foreach (var c in summary.Cases)
+                writer.WriteLine($"{c.Name}\t{Role(c)}\t{Path.GetFullPath(files[c.Name].ImagePath)}\t{Path.GetFullPath(files[c.Name].LabelPath)}");
+        });
+        return path;
+    }
+
+    /// <summary>The file beside the data that says which image and label file each case came from.</summary>
+    public const string CaseTableName = "cases.tsv";
 
     private static string Role(PreparedCaseSummary c) => (c.Train, c.Test) switch
     {

@@ -1,5 +1,8 @@
 using System.CommandLine;
+using SAMed.Data;
 using SAMed.Evaluation;
+using SAMed.IO;
+using SAMed.Train.Cli;
 
 namespace SAMed.Train.Commands;
 
@@ -21,53 +24,51 @@ public static class ScoreCommand
             Description = "Foreground classes 1..N to score (SAMed's default 8); labels must lie in 0..N.",
             DefaultValueFactory = _ => 8,
         };
-        var spacing = new Option<bool>("--spacing")
-        {
-            Description = "Use the voxel size from the file header, so HD95 is in mm (default: voxels, as SAMed's test).",
-        };
-        var csv = new Option<string>("--csv")
-        {
-            Description = "Where to write every number as CSV.",
-            DefaultValueFactory = _ => "scores.csv",
-        };
-        var classNames = new Option<string[]>("--class-names")
-        {
-            Description = "Names of classes 1..N (default: SAMed's Synapse organs for 8 classes, else \"class i\").",
-            AllowMultipleArgumentsPerToken = true,
-        };
+        var spacing = CommonOptions.Spacing();
+        var absent = CommonOptions.Absent();
+        var labelMap = CommonOptions.LabelMap(
+            "Maps the reference's label values to classes first: synapse13 (raw Synapse/BTCV), totalseg, identity or a JSON file (as prepare).",
+            "identity");
+        var output = CommonOptions.Output("Folder for scores.csv (every number) and report.txt (the tables).", defaultValue: ".");
+        var csv = new Option<string?>("--csv") { Description = "Write the CSV to this file instead of OUTPUT/scores.csv." };
+        var classNames = CommonOptions.ClassNames("Names of classes 1..N (default: SAMed's Synapse organs for 8 classes, else \"class i\").");
         var command = new Command("score", "Compare predicted and reference label maps: per-case, per-class Dice and HD95 as SAMed's test.py.")
         {
-            prediction, reference, numClasses, spacing, csv, classNames,
+            prediction, reference, numClasses, spacing, absent, labelMap, output, csv, classNames,
         };
         command.SetAction(result =>
         {
-            try
+            var (mode, xyz) = CommonOptions.ParseSpacing(result, spacing);
+            string map = result.GetValue(labelMap)!;
+            var options = new ScoreOptions
             {
-                return Run(result.GetValue(prediction)!, result.GetValue(reference)!, result.GetValue(numClasses),
-                    result.GetValue(spacing), result.GetValue(csv)!, result.GetValue(classNames));
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"score: {e.Message}");
-                return 1;
-            }
+                NumClasses = result.GetValue(numClasses),
+                Spacing = mode,
+                SpacingXyz = xyz,
+                ClassNames = CommonOptions.ParseClassNames(result, classNames),
+                Absent = result.GetValue(absent),
+                ReferenceLabelMap = map.Equals("identity", StringComparison.OrdinalIgnoreCase) ? null : LabelMap.Get(map),
+            };
+            string folder = result.GetValue(output)!;
+            return Run(result.GetValue(prediction)!, result.GetValue(reference)!, options,
+                result.GetValue(csv) ?? Path.Combine(folder, "scores.csv"), Path.Combine(folder, "report.txt"));
         });
         return command;
     }
 
-    private static int Run(string prediction, string reference, int numClasses, bool useSpacing, string csv, string[]? classNames)
+    private static int Run(string prediction, string reference, ScoreOptions options, string csv, string reportPath)
     {
         var pairs = ScorePair.Match(prediction, reference);
-        var report = LabelMapScorer.Score(
-            pairs, numClasses, useSpacing, classNames is { Length: > 0 } ? classNames : null,
-            (index, evaluation) => Console.WriteLine(evaluation.SamedLogLine(index)));
+        var report = LabelMapScorer.Score(pairs, options, (index, evaluation) => Console.WriteLine(evaluation.SamedLogLine(index)));
+        string table = report.FormatTable();
         Console.WriteLine();
-        Console.Write(report.FormatTable());
+        Console.Write(table);
         Console.WriteLine();
         foreach (string line in report.SamedLogLines().Skip(report.Cases.Count))
             Console.WriteLine(line);
         EvaluationCsv.Write(csv, report);
-        Console.WriteLine($"CSV: {Path.GetFullPath(csv)}");
+        AtomicFile.WriteText(reportPath, table);
+        Console.WriteLine($"wrote {Path.GetFullPath(csv)} and {Path.GetFullPath(reportPath)} (HD95 in {report.DistanceUnit})");
         return 0;
     }
 }

@@ -17,8 +17,8 @@ public static class SynthCommand
         };
         var listDir = new Option<string?>("--list-dir") { Description = "Where to write train.txt and test_vol.txt (default: the data root)." };
         var numClasses = Option("--num-classes", "Foreground classes (organs), each present in every case.", defaults.NumClasses);
-        var trainCases = Option("--train-cases", "Cases written as training slices.", defaults.TrainCases);
-        var testCases = Option("--test-cases", "Cases written as test volumes.", defaults.TestCases);
+        var trainCases = Option("--train-count", "Number of cases written as training slices.", defaults.TrainCases, "--train-cases");
+        var testCases = Option("--test-count", "Number of cases written as test volumes.", defaults.TestCases, "--test-cases");
         var size = Option("--size", "In-plane size (height and width) in pixels.", defaults.Height);
         var minSlices = Option("--min-slices", "Fewest slices of a case.", defaults.MinSlices);
         var maxSlices = Option("--max-slices", "Most slices of a case.", defaults.MaxSlices);
@@ -63,6 +63,6 @@ public static class SynthCommand
         return command;
     }
 
-    private static Option<int> Option(string name, string description, int defaultValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    private static Option<int> Option(string name, string description, int defaultValue, params string[] aliases) =>
+        new(name, aliases) { Description = description, DefaultValueFactory = _ => defaultValue };
 }

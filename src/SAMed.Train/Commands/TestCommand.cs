@@ -3,7 +3,8 @@ using System.Globalization;
 using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Inference;
-using TorchSharp;
+using SAMed.IO;
+using SAMed.Train.Cli;
 
 namespace SAMed.Train.Commands;
 
@@ -15,55 +16,45 @@ public static class TestCommand
         var model = new ModelCommandOptions();
         var volumePath = new Option<string?>("--volume-path")
         {
-            Description = "Test volumes: a data root holding test_vol_h5/, or the folder of NAME.npy.h5 files itself (SAMed's --volume_path).",
+            Description = "Test volumes: a data root holding test_vol_h5/, or a folder of NAME.npy.h5 files (SAMed's --volume_path; "
+                + "default: SAMed's testset/test_vol_h5 when it exists).",
         };
-        var listDir = new Option<string?>("--list-dir") { Description = "Folder with test_vol.txt (default: the volume path)." };
+        var listDir = new Option<string?>("--list-dir")
+        {
+            Description = "Folder with test_vol.txt (default: the first found in the volume folder, the data root, its lists/ or "
+                + "lists/lists_Synapse/; none: every volume in the folder).",
+        };
         var images = new Option<string?>("--images") { Description = "Instead of h5 volumes: a folder of NIfTI images (CT, windowed as prepare does)..." };
         var labels = new Option<string?>("--labels") { Description = "...and the folder of their NIfTI label maps." };
-        var labelMap = new Option<string>("--label-map")
+        var labelMap = CommonOptions.LabelMap("For NIfTI labels: synapse13, totalseg, identity or a JSON file (as prepare).", "identity");
+        var batch = CommonOptions.InferenceBatch();
+        var spacing = CommonOptions.Spacing();
+        var absent = CommonOptions.Absent();
+        var output = CommonOptions.Output(
+            "Folder for log.txt (SAMed's test log), report.txt (tables) and metrics.csv (every number) (SAMed's --output_dir).",
+            defaultValue: "test_output", aliases: "--output-dir");
+        var saveNifti = new Option<string?>("--save-nifti", "--is-savenii")
         {
-            Description = "For NIfTI labels: synapse13, totalseg, identity or a JSON file (as prepare).",
-            DefaultValueFactory = _ => "identity",
+            Description = "Write CASE_pred/_img/_gt.nii.gz into this folder (bare: OUTPUT/predictions, as SAMed's --is_savenii).",
+            Arity = ArgumentArity.ZeroOrOne,
         };
-        var batch = new Option<int>("--batch") { Description = "Slices per forward pass.", DefaultValueFactory = _ => 8 };
-        var spacing = new Option<string?>("--spacing")
-        {
-            Description = "HD95 in mm: voxel size x,y,z (h5 volumes carry none), or 'header' for NIfTI input. Default: unit voxels, as SAMed.",
-        };
-        var output = new Option<string>("--output", "-o")
-        {
-            Description = "Folder for log.txt (SAMed's test log), report.txt (tables) and metrics.csv (every number).",
-            DefaultValueFactory = _ => "test_output",
-        };
-        var saveNifti = new Option<string?>("--save-nifti") { Description = "Folder for CASE_pred/_img/_gt.nii.gz (SAMed's --is_savenii)." };
 
         var command = new Command("test", "Evaluate a SAMed model on test volumes with SAMed's protocol (Dice and HD95 per case and class).")
         {
-            volumePath, listDir, images, labels, labelMap, batch, spacing, output, saveNifti,
+            volumePath, listDir, images, labels, labelMap, batch, spacing, absent, output, saveNifti,
         };
         model.AddTo(command);
-        command.SetAction(result => ModelCommandOptions.Guard(() =>
+        command.SetAction(result =>
         {
             model.ApplyThreads(result);
+            var (mode, xyz) = CommonOptions.ParseSpacing(result, spacing);
+            var volumes = Volumes(result.GetValue(volumePath), result.GetValue(listDir), result.GetValue(images), result.GetValue(labels),
+                result.GetValue(labelMap)!, out string source);
             string outputDir = result.GetValue(output)!;
+            string? niftiDir = result.GetResult(saveNifti) is null ? null : result.GetValue(saveNifti) ?? Path.Combine(outputDir, "predictions");
             Directory.CreateDirectory(outputDir);
             using var log = new TestLog(Path.Combine(outputDir, "log.txt"));
-
-            IReadOnlyList<VolumeTestItem> volumes;
-            string? niftiImages = result.GetValue(images), niftiLabels = result.GetValue(labels);
-            if (niftiImages is not null || niftiLabels is not null)
-            {
-                if (niftiImages is null || niftiLabels is null)
-                    throw new ArgumentException("--images and --labels go together");
-                volumes = VolumeTestSource.FromNifti(PrepareCases.FromFolders(niftiImages, niftiLabels), LabelMap.Get(result.GetValue(labelMap)!));
-            }
-            else
-            {
-                string root = result.GetValue(volumePath) ?? throw new ArgumentException("give --volume-path (h5 volumes) or --images and --labels (NIfTI)");
-                string h5Dir = Directory.Exists(Path.Combine(root, SynapseLayout.TestDirName)) ? Path.Combine(root, SynapseLayout.TestDirName) : root;
-                string lists = result.GetValue(listDir) ?? root;
-                volumes = VolumeTestSource.FromList(Path.Combine(lists, SynapseLayout.TestListName), h5Dir);
-            }
+            log.Info($"test volumes: {source}");
 
             using var loaded = model.Load(result);
             log.Info(loaded.Description);
@@ -71,14 +62,14 @@ public static class TestCommand
                 $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
             log.Info($"{volumes.Count} test iterations per epoch");
 
-            var (mode, xyz) = ParseSpacing(result.GetValue(spacing));
             var options = new VolumeTestOptions
             {
                 NumClasses = loaded.Config.NumClasses,
                 BatchSize = result.GetValue(batch),
                 Spacing = mode,
                 SpacingXyz = xyz,
-                SaveNiftiDir = result.GetValue(saveNifti),
+                SaveNiftiDir = niftiDir,
+                Absent = result.GetValue(absent),
                 ClassNames = loaded.Config.ClassNames,
             };
             var tester = new VolumeTester(new SamedSliceSegmenter(loaded), options);
@@ -103,28 +94,43 @@ public static class TestCommand
             string table = report.FormatTable();
             Console.WriteLine();
             Console.Write(table);
-            SAMed.IO.AtomicFile.WriteText(Path.Combine(outputDir, "report.txt"), table);
+            AtomicFile.WriteText(Path.Combine(outputDir, "report.txt"), table);
             string csv = Path.Combine(outputDir, "metrics.csv");
             EvaluationCsv.Write(csv, report);
             Console.WriteLine($"wrote {csv}, {Path.Combine(outputDir, "report.txt")} and {Path.Combine(outputDir, "log.txt")} "
                 + $"({(DateTime.UtcNow - started).TotalSeconds:F1} s, HD95 in {report.DistanceUnit})");
             return 0;
-        }));
+        });
         return command;
     }
 
-    internal static (VolumeTestSpacing Mode, double[]? Xyz) ParseSpacing(string? text)
+    /// <summary>The test volumes: NIfTI pairs, or h5 volumes with their list (or every volume of the folder).</summary>
+    private static IReadOnlyList<VolumeTestItem> Volumes(
+        string? volumePath, string? listDir, string? images, string? labels, string labelMap, out string source)
     {
-        if (string.IsNullOrWhiteSpace(text))
-            return (VolumeTestSpacing.Voxels, null);
-        if (text.Trim().Equals("header", StringComparison.OrdinalIgnoreCase))
-            return (VolumeTestSpacing.Header, null);
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
-        var values = parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN).ToArray();
-        if (values.Length != 3 || values.Any(v => !double.IsFinite(v) || v <= 0))
-            throw new ArgumentException($"--spacing '{text}': expected three positive voxel sizes x,y,z (e.g. 0.8,0.8,3) or 'header'");
-        return (VolumeTestSpacing.Explicit, values);
+        if (images is not null || labels is not null)
+        {
+            if (images is null || labels is null)
+                throw new ArgumentException("--images and --labels go together");
+            if (volumePath is not null)
+                throw new ArgumentException("give --volume-path (h5 volumes) or --images and --labels (NIfTI), not both");
+            source = $"NIfTI pairs from {images} and {labels}";
+            return VolumeTestSource.FromNifti(PrepareCases.FromFolders(images, labels), LabelMap.Get(labelMap));
+        }
+        if (volumePath is null)
+        {
+            if (!Directory.Exists(SamedDefaultVolumePath))
+                throw new ArgumentException("give --volume-path (a data root or a folder of .npy.h5 volumes) or --images and --labels (NIfTI)");
+            volumePath = SamedDefaultVolumePath;
+            if (listDir is null && Directory.Exists(SamedDefaultListDir))
+                listDir = SamedDefaultListDir;
+        }
+        return VolumeTestSource.FromVolumePath(volumePath, listDir, out source);
     }
+
+    // test.py's defaults of --volume_path and --list_dir, used when no volumes are named and they exist.
+    private const string SamedDefaultVolumePath = "testset/test_vol_h5";
+    private const string SamedDefaultListDir = "lists/lists_Synapse";
 
     /// <summary>SAMed's test log: "[HH:mm:ss.fff] message" lines in log.txt, the message on the console.</summary>
     private sealed class TestLog(string path) : IDisposable
@@ -139,107 +145,5 @@ public static class TestCommand
         }
 
         public void Dispose() => writer.Dispose();
-    }
-}
-
-/// <summary>A progress line redrawn in place on a terminal; nothing when the output is redirected.</summary>
-internal sealed class ConsoleProgress
-{
-    private readonly bool interactive = !Console.IsOutputRedirected;
-    private int width;
-
-    public void Update(string line)
-    {
-        if (!interactive)
-            return;
-        Console.Write("\r" + line.PadRight(width));
-        width = line.Length;
-    }
-
-    public void Done()
-    {
-        if (interactive && width > 0)
-        {
-            Console.Write("\r" + new string(' ', width) + "\r");
-            width = 0;
-        }
-    }
-}
-
-/// <summary>The model options test, predict and export share, and building the model from them.</summary>
-internal sealed class ModelCommandOptions
-{
-    public Option<string?> Checkpoint { get; } = new("--checkpoint")
-    {
-        Description = "A merged checkpoint written by export (its .json configuration beside it); replaces --sam-checkpoint and --lora.",
-    };
-    public Option<string?> SamCheckpoint { get; } = new("--sam-checkpoint") { Description = "Official SAM checkpoint (e.g. sam_vit_b_01ec64.pth); optional for tiny." };
-    public Option<string?> Lora { get; } = new("--lora") { Description = "SAMed LoRA checkpoint (this project's or SAMed's, e.g. epoch_159.pth)." };
-    public Option<string> Model { get; } = new("--model")
-    {
-        Description = "SAM size: vit_b, vit_l, vit_h or tiny (random-init smoke model).",
-        DefaultValueFactory = _ => "vit_b",
-    };
-    public Option<string?> Config { get; } = new("--config")
-    {
-        Description = "Configuration JSON (export's, a training run's, or a SAM architecture) instead of --model.",
-    };
-    public Option<int?> ImageSize { get; } = new("--img-size") { Description = "Network input size (SAMed: 512; default from the config, else 512)." };
-    public Option<int?> InputSize { get; } = new("--input-size") { Description = "SAMed's input_size: slices go to this size first (default 224)." };
-    public Option<int?> NumClasses { get; } = new("--num-classes") { Description = "Foreground classes (default: from the LoRA file, else 8)." };
-    public Option<int?> Rank { get; } = new("--rank") { Description = "LoRA rank (default: from the LoRA file)." };
-    public Option<int?> Seed { get; } = new("--seed")
-    {
-        Description = "torch seed before building a model without SAM checkpoint (tiny): use the training run's seed (default 1234).",
-    };
-    public Option<bool> MergeLora { get; } = new("--merge-lora") { Description = "Fold LoRA into the qkv weights before running (same outputs to float tolerance, no LoRA cost per forward)." };
-    public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: its default)." };
-
-    public void AddTo(Command command)
-    {
-        foreach (Option option in new Option[] { Checkpoint, SamCheckpoint, Lora, Model, Config, ImageSize, InputSize, NumClasses, Rank, Seed, MergeLora, Device, Threads })
-            command.Options.Add(option);
-    }
-
-    public void ApplyThreads(ParseResult result)
-    {
-        int threads = result.GetValue(Threads);
-        if (threads < 0)
-            throw new ArgumentException($"--threads {threads} must not be negative");
-        if (threads > 0)
-            torch.set_num_threads(threads);
-    }
-
-    public ModelLoadOptions Options(ParseResult result) => new()
-    {
-        Checkpoint = result.GetValue(Checkpoint),
-        SamCheckpoint = result.GetValue(SamCheckpoint),
-        LoraCheckpoint = result.GetValue(Lora),
-        ModelType = result.GetValue(Model)!,
-        ConfigPath = result.GetValue(Config),
-        ImageSize = result.GetValue(ImageSize),
-        InputSize = result.GetValue(InputSize),
-        NumClasses = result.GetValue(NumClasses),
-        Rank = result.GetValue(Rank),
-        Seed = result.GetValue(Seed),
-        MergeLora = result.GetValue(MergeLora),
-        Device = result.GetValue(Device)!,
-    };
-
-    public SegmentationModel Load(ParseResult result) => SegmentationModel.Load(Options(result));
-
-    /// <summary>Runs a command's work; bad input (files, formats, options) prints its message and exits with 2.</summary>
-    public static int Guard(Func<int> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
     }
 }

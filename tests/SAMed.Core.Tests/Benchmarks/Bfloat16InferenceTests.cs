@@ -10,6 +10,7 @@ public class Bfloat16InferenceTests
 {
     [Theory]
     [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [Trait("Category", "Slow")]
     public void Bfloat16EncoderKeepsTheArgmaxOnAtLeast99PercentOfPixels(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

@@ -9,6 +9,7 @@ public class WorkloadLeakTests
     private static readonly BenchOptions Smoke = new() { ModelType = "tiny", ImageSize = 32, Batch = 2, Threads = 0, NumClasses = 3 };
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void AThousandTrainingStepsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Training(Smoke);
@@ -16,6 +17,7 @@ public class WorkloadLeakTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void AHundredBfloat16TrainingStepsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Training(Smoke with { Bfloat16 = true });
@@ -23,6 +25,7 @@ public class WorkloadLeakTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TwoHundredInferenceForwardsKeepTheLiveTensorCountFlat()
     {
         using var workload = ModelWorkloads.Inference(Smoke with { MergeLora = false });

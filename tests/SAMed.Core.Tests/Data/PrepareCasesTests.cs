@@ -30,16 +30,30 @@ public sealed class PrepareCasesTests : IDisposable
     }
 
     [Fact]
-    public void NnUnetFoldersPairByNameAndNumberCasesInOrder()
+    public void NnUnetFoldersPairByNameAndKeepTheFileNamesAsCaseNames()
     {
         Touch("imagesTr", "liver_7_0000.nii.gz");
         Touch("imagesTr", "liver_3_0000.nii.gz");
         Touch("labelsTr", "liver_3.nii.gz");
         Touch("labelsTr", "liver_7.nii.gz");
         var cases = PrepareCases.FromFolders(Path.Combine(dir, "imagesTr"), Path.Combine(dir, "labelsTr"));
-        Assert.Equal(["case0001", "case0002"], cases.Select(c => c.Name));
+        Assert.Equal(["liver_3", "liver_7"], cases.Select(c => c.Name));
         Assert.EndsWith("liver_3.nii.gz", cases[0].LabelPath, StringComparison.Ordinal);
         Assert.EndsWith("liver_7.nii.gz", cases[1].LabelPath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FileNamesThatAreNoUsableCaseNamesGiveNumberedCases()
+    {
+        Touch("images", "ct 1.nii.gz");
+        Touch("images", "ct_2.nii.gz");
+        Touch("labels", "ct 1.nii.gz");
+        Touch("labels", "ct_2.nii.gz");
+        var cases = PrepareCases.FromFolders(Path.Combine(dir, "images"), Path.Combine(dir, "labels"));
+        Assert.Equal(["case0001", "case0002"], cases.Select(c => c.Name));
+        Assert.Equal("case0007", PrepareCases.KeptName("/x/0007.nii"));
+        Assert.Equal("s0011.ct", PrepareCases.KeptName("/x/s0011.ct.nii.gz"));
+        Assert.Null(PrepareCases.KeptName("/x/-a.nii"));
     }
 
     [Fact]
@@ -58,7 +72,7 @@ public sealed class PrepareCasesTests : IDisposable
         string list = Path.Combine(dir, "pairs.txt");
         File.WriteAllText(list, "# image\tlabel\na.nii.gz\tsa.nii.gz\n\nsub/b.nii\tsb.nii\tcase0040\n");
         var cases = PrepareCases.FromListFile(list);
-        Assert.Equal(["case0001", "case0040"], cases.Select(c => c.Name));
+        Assert.Equal(["a", "case0040"], cases.Select(c => c.Name));
         Assert.Equal(Path.Combine(dir, "sub", "b.nii"), cases[1].ImagePath);
 
         File.WriteAllText(list, "a.nii.gz sa.nii.gz\n");

@@ -20,7 +20,8 @@ public sealed class PrepareReferenceTests : IDisposable
     {
         var cases = PrepareCases.FromFiles(
             SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"),
-            SharedPaths.Data("totalseg-example", "seg_3mm.nii.gz"));
+            SharedPaths.Data("totalseg-example", "seg_3mm.nii.gz"),
+            "case0001"); // the reference's case name (a single pair is otherwise named after its image file, ct_3mm)
         var options = new PrepareOptions
         {
             OutputDir = output,

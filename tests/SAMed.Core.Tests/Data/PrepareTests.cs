@@ -64,26 +64,27 @@ public sealed class PrepareTests : IDisposable
         string list = Path.Combine(dir, "pairs.txt");
         File.WriteAllLines(list, cases.Select(c => $"{Path.GetFileName(c.Image)}\t{Path.GetFileName(c.Label)}"));
         var progress = new List<PrepareProgress>();
-        var summary = Prepare.Run(PrepareCases.FromListFile(list), Options() with { TestCases = ["2"] }, progress.Add);
+        var summary = Prepare.Run(PrepareCases.FromListFile(list), Options() with { TestCases = ["p2_img"] }, progress.Add);
 
         string output = Path.Combine(dir, "out");
-        Assert.Equal(["case0001", "case0003"], summary.Cases.Where(c => c.Train).Select(c => c.Name));
-        Assert.Equal(["case0002"], summary.Cases.Where(c => c.Test).Select(c => c.Name));
+        // Case names are the image file names.
+        Assert.Equal(["p1_img", "p3_img"], summary.Cases.Where(c => c.Train).Select(c => c.Name));
+        Assert.Equal(["p2_img"], summary.Cases.Where(c => c.Test).Select(c => c.Name));
         Assert.Equal(4, summary.TrainSlices);
-        Assert.Equal("case0001_slice000\ncase0001_slice001\ncase0003_slice000\ncase0003_slice001\n", File.ReadAllText(Path.Combine(output, "train.txt")));
-        Assert.Equal("case0002\n", File.ReadAllText(Path.Combine(output, "test_vol.txt")));
+        Assert.Equal("p1_img_slice000\np1_img_slice001\np3_img_slice000\np3_img_slice001\n", File.ReadAllText(Path.Combine(output, "train.txt")));
+        Assert.Equal("p2_img\n", File.ReadAllText(Path.Combine(output, "test_vol.txt")));
         Assert.Equal([1, 2, 3], progress.Select(p => p.Index));
 
-        var slice = Npz.Read(Path.Combine(output, "train_npz", "case0003_slice001.npz"), "image", "label");
+        var slice = Npz.Read(Path.Combine(output, "train_npz", "p3_img_slice001.npz"), "image", "label");
         Assert.Equal([3L, 4L], slice[0].Shape);
         Assert.Equal(NpyType.Float32, slice[0].Type);
-        var volume = SynapseH5.Read(Path.Combine(output, "test_vol_h5", "case0002.npy.h5"));
+        var volume = SynapseH5.Read(Path.Combine(output, "test_vol_h5", "p2_img.npy.h5"));
         Assert.Equal([2L, 3L, 4L], volume.Image.Shape);
-        var expected = Prepare.Load(new PrepareCase("case0002", cases[1].Image, cases[1].Label), Options());
+        var expected = Prepare.Load(new PrepareCase("p2_img", cases[1].Image, cases[1].Label), Options());
         Assert.Equal(expected.Image, volume.Image.ToFloat());
         Assert.Equal(expected.Label, volume.Label.ToFloat());
-        Assert.Equal(expected.ImageSlice(1), Npz.Read(Path.Combine(output, "train_npz", "case0001_slice001.npz"), "image")[0].ToFloat());
-        Assert.False(File.Exists(Path.Combine(output, "test_vol_h5", "case0001.npy.h5")));
+        Assert.Equal(expected.ImageSlice(1), Npz.Read(Path.Combine(output, "train_npz", "p1_img_slice001.npz"), "image")[0].ToFloat());
+        Assert.False(File.Exists(Path.Combine(output, "test_vol_h5", "p1_img.npy.h5")));
         Assert.Equal(3 * 24, summary.LabelVoxels.Values.Sum());
         // Synapse ids 5, 9, 10, 12 and 13 are listed as background; none is unlisted.
         Assert.Empty(summary.UnlistedSourceVoxels);
@@ -102,6 +103,34 @@ public sealed class PrepareTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => Prepare.Load(new PrepareCase("case0001", image, label), strict));
         Assert.Contains(label, error.Message);
         Assert.Contains("label 99", error.Message);
+    }
+
+    [Fact]
+    public void LabelIdsTheMapDoesNotKnowStopWithTheLikelyMap()
+    {
+        // TotalSegmentator ids (liver 5, stomach 6, aorta 52, ...) read with the default synapse13 map.
+        var (image, label) = WritePair("ts", label: i => new[] { 0, 5, 6, 52, 21 }[i % 5]);
+        var error = Assert.Throws<InvalidDataException>(() => Prepare.Load(new PrepareCase("case0001", image, label), Options()));
+        Assert.Contains(label, error.Message);
+        Assert.Contains("21, 52", error.Message);
+        Assert.Contains("--label-map totalseg", error.Message);
+
+        var asked = Options() with { UnknownLabelTolerance = null };
+        Assert.Equal(9, Prepare.Load(new PrepareCase("case0001", image, label), asked).UnlistedSourceVoxels.Values.Sum());
+        Assert.Equal(5, LabelMap.Synapse13.Map(6));
+        Assert.Equal(7, Prepare.Load(new PrepareCase("case0001", image, label), Options() with { LabelMap = LabelMap.TotalSegmentator })
+            .LabelVoxels.Keys.Max());
+    }
+
+    [Fact]
+    public void AFewStrayUnknownVoxelsAreSetToBackgroundAndReported()
+    {
+        var (image, label) = WritePair("stray", shape: [50, 50, 5], image: _ => 0, label: i => i == 777 ? 200 : i % 2);
+        var volume = Prepare.Load(new PrepareCase("case0001", image, label), Options());
+        Assert.Equal(1, volume.UnlistedSourceVoxels[200]);
+        Assert.Null(LabelMap.Likely([200]));
+        Assert.Equal("totalseg", LabelMap.Likely([3, 40]));
+        Assert.Equal("synapse13", LabelMap.Likely([11]));
     }
 
     [Fact]

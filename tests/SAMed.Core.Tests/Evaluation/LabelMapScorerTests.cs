@@ -37,6 +37,34 @@ public sealed class LabelMapScorerTests : IDisposable
     }
 
     [Fact]
+    public void ExplicitSpacingIsXyzAndTheReferenceLabelMapAppliesFirst()
+    {
+        // [Z=3, Y=4, X=6] arrays without spacing (.npy-like); one voxel apart by 2 along x or 1 along z.
+        static int[] Voxel(int x, int y, int z, int value)
+        {
+            var values = new int[6 * 4 * 3];
+            values[x + 6 * (y + 4 * z)] = value;
+            return values;
+        }
+
+        var gt = new LabelVolume("gt", [3, 4, 6], Voxel(1, 1, 1, 11), null, null);
+        var alongX = new LabelVolume("x", [3, 4, 6], Voxel(3, 1, 1, 8), null, null);
+        var alongZ = new LabelVolume("z", [3, 4, 6], Voxel(1, 1, 2, 8), null, null);
+        var options = new ScoreOptions
+        {
+            NumClasses = 8,
+            Spacing = VolumeTestSpacing.Explicit,
+            SpacingXyz = [0.5, 2, 4],
+            ReferenceLabelMap = SAMed.Data.LabelMap.Synapse13, // raw Synapse 11 (pancreas) is SAMed's class 8
+        };
+        Assert.Equal(1.0, LabelMapScorer.ScoreCase("x", alongX, gt, options).Classes[7].Hd95, 1e-12);
+        Assert.Equal(4.0, LabelMapScorer.ScoreCase("z", alongZ, gt, options).Classes[7].Hd95, 1e-12);
+        var nan = LabelMapScorer.ScoreCase("x", alongX, gt, options with { Absent = AbsentClassRule.Nan });
+        Assert.True(double.IsNaN(nan.Classes[0].Dice));
+        Assert.Equal(0, LabelMapScorer.ScoreCase("x", alongX, gt, options).Classes[0].Dice);
+    }
+
+    [Fact]
     public void RealSegmentationAgainstAShiftedCopy()
     {
         var source = Nifti.Read(SharedPaths.Data("totalseg-example", "seg_3mm.nii.gz"));

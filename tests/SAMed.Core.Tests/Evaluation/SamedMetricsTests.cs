@@ -39,6 +39,31 @@ public class SamedMetricsTests
     }
 
     [Fact]
+    public void AbsentClassesFollowSamedsRuleOrMonaisNan()
+    {
+        var grid = new VoxelGrid([2, 3]);
+        // class 1 in both, 2 only predicted, 3 only in the label (missed), 4 in neither.
+        int[] prediction = [1, 1, 2, 0, 0, 0];
+        int[] label = [1, 0, 0, 3, 3, 0];
+        var samed = SamedMetrics.MetricPerClass(prediction, label, grid, 4);
+        Assert.Equal([new ClassMetric(1, 0), new ClassMetric(0, 0), new ClassMetric(0, 0)], samed[1..]);
+
+        var nan = SamedMetrics.MetricPerClass(prediction, label, grid, 4, absent: AbsentClassRule.Nan);
+        Assert.Equal(samed[0], nan[0]);
+        Assert.True(double.IsNaN(nan[1].Dice) && double.IsNaN(nan[1].Hd95));
+        Assert.Equal(0, nan[2].Dice);
+        Assert.True(double.IsNaN(nan[2].Hd95));
+        Assert.True(double.IsNaN(nan[3].Dice) && double.IsNaN(nan[3].Hd95));
+
+        // Means skip NaN (np.nanmean): Dice over classes 1 and 3, HD95 over class 1 only.
+        var evaluation = new CaseEvaluation("c", nan);
+        Assert.Equal((nan[0].Dice + 0) / 2, evaluation.MeanDice, 1e-12);
+        Assert.Equal(nan[0].Hd95, evaluation.MeanHd95, 1e-12);
+        Assert.Equal((nan[0].Dice + 1 + 0 + 0) / 4, new CaseEvaluation("c", samed).MeanDice, 1e-12);
+        Assert.True(double.IsNaN(new CaseEvaluation("c", [nan[3]]).MeanDice));
+    }
+
+    [Fact]
     public void LabelsAboveNumClassesNameTheSource()
     {
         var grid = new VoxelGrid([2, 2]);

@@ -12,6 +12,7 @@ public class VolumePredictorTests
     [Theory]
     [InlineData("ct_512.nii.gz")]
     [InlineData("ct_3mm.nii.gz")]
+    [Trait("Category", "Slow")]
     public void TinyModelPredictionKeepsTheInputGeometry(string name)
     {
         string input = SharedPaths.Data("totalseg-example", name);

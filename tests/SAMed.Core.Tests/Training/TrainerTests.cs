@@ -34,6 +34,7 @@ public sealed class TrainerTests : IDisposable
     /// </summary>
     [Fact]
     [Trait("Category", "Smoke")]
+    [Trait("Category", "Slow")]
     public void SmokeConfigLearnsAndWritesTheRunFolder()
     {
         var config = TrainConfigFile.Load(Path.Combine(Reference.SharedPaths.RepositoryRoot, "configs", "smoke.json"));
@@ -65,6 +66,7 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void InterruptedAndResumedRunEndsWithTheUninterruptedTensors()
     {
         var config = TrainPresets.Smoke with { MaxSteps = 24, ResumeInterval = 6, SaveInterval = 100, SyntheticTrainVolumes = 2, SyntheticTestVolumes = 0 };
@@ -98,6 +100,7 @@ public sealed class TrainerTests : IDisposable
     /// Adam divides by sqrt(v), so gradients that are zero up to rounding move tensors by up to ~lr.
     /// </summary>
     [Fact]
+    [Trait("Category", "Slow")]
     public void GradientAccumulationChangesNothingButMemory()
     {
         var config = TrainPresets.Smoke with { MaxSteps = 3, SyntheticTrainVolumes = 1, SyntheticTestVolumes = 0 };
@@ -116,6 +119,7 @@ public sealed class TrainerTests : IDisposable
 
     /// <summary>SAMed's own data layout (reference/prepare: made by its preprocessing script) through the whole trainer.</summary>
     [Fact]
+    [Trait("Category", "Slow")]
     public void TrainsAndEvaluatesOnSamedsPreparedLayout()
     {
         string prepared = Reference.SharedPaths.Reference("prepare");
