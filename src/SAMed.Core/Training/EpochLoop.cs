@@ -7,15 +7,21 @@ namespace SAMed.Training;
 
 /// <summary>
 /// trainer_synapse's loop from the run's position on: for each batch one step (zero_grad, forward, loss, backward,
-/// optimizer.step), the learning rate for the next step from the schedule, the step logged and the checkpoint policy
-/// told; after each epoch the policy again.
+/// optimizer.step), the learning rate for the next step from the schedule, the step logged, then
+/// <c>afterStep(iteration)</c>; after each epoch <c>afterEpoch(epoch, iteration)</c>. A cancelled
+/// <see cref="TrainerOptions.Cancellation"/> ends the loop before the next step (the current one finishes) and sets
+/// <see cref="Interrupted"/>.
 /// </summary>
-internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLogger logger, CheckpointPolicy checkpoints, TrainerOptions options)
+internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLogger logger, TrainerOptions options,
+    Action<long> afterStep, Action<int, long> afterEpoch)
 {
     private long sessionSteps;
 
     /// <summary>Optimizer steps done (SAMed's iter_num).</summary>
     public long Iteration { get; private set; } = setup.StartIteration;
+
+    /// <summary>The loop stopped on cancellation before the planned steps were done.</summary>
+    public bool Interrupted { get; private set; }
 
     public void Run()
     {
@@ -25,19 +31,34 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         var previews = new PreviewCapture(config.PreviewInterval, Math.Min(1, config.EffectiveBatchSize / config.GradAccumSteps - 1), setup.PreviewMasks);
         var step = new TrainingStep(images => previews.Observe(images, setup.ForwardLowRes(images)), setup.Loss, setup.Optimizer, config.GradAccumSteps);
         var (startEpoch, startBatch) = plan.PositionAfter(Iteration);
+        var cancellation = options.Cancellation;
         clock.Start();
         setup.TrainMode();
-        for (int epoch = startEpoch; epoch < plan.Epochs && Iteration < plan.TotalSteps; epoch++)
+        for (int epoch = startEpoch; epoch < plan.Epochs && Iteration < plan.TotalSteps && !Interrupted; epoch++)
         {
-            foreach (var batch in setup.Loader.Epoch(epoch, epoch == startEpoch ? startBatch : 0, options.Cancellation))
+            try
             {
-                using (batch)
-                    Step(step, previews, batch, epoch);
-                options.AfterStep?.Invoke(Iteration);
-                if (Iteration >= plan.TotalSteps)
-                    break;
+                foreach (var batch in setup.Loader.Epoch(epoch, epoch == startEpoch ? startBatch : 0, cancellation))
+                {
+                    using (batch)
+                    {
+                        if (cancellation.IsCancellationRequested)
+                            break;
+                        Step(step, previews, batch, epoch);
+                    }
+                    afterStep(Iteration);
+                    options.AfterStep?.Invoke(Iteration);
+                    if (Iteration >= plan.TotalSteps)
+                        break;
+                }
             }
-            checkpoints.AfterEpoch(epoch, Iteration);
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                // The loader stopped waiting for a batch: no step was lost.
+            }
+            Interrupted = cancellation.IsCancellationRequested && Iteration < plan.TotalSteps;
+            if (!Interrupted)
+                afterEpoch(epoch, Iteration);
         }
         clock.Stop();
     }
@@ -62,7 +83,6 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
             batch.Count / Math.Max(seconds, 1e-9), clock.Seconds);
         double perStep = clock.Session.TotalSeconds / sessionSteps;
         logger.Step(record, nextLr, batch, previews, TimeSpan.FromSeconds(perStep * (setup.Plan.TotalSteps - Iteration)));
-        checkpoints.AfterStep(Iteration);
     }
 }
 

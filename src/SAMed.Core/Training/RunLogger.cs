@@ -1,3 +1,4 @@
+using System.Globalization;
 using SAMed.Data;
 using SAMed.TorchInterop;
 using TorchSharp;
@@ -6,21 +7,32 @@ using static TorchSharp.torch;
 namespace SAMed.Training;
 
 /// <summary>
-/// Everything a run reports about its steps: the CSV (train_log.csv), TensorBoard (log/, SAMed's tags and image
-/// previews) and the console progress. A resumed run drops the CSV rows of the interrupted run's lost steps and
-/// continues after them; TensorBoard gets a new event file per session, as SAMed's SummaryWriter does.
+/// Everything a run reports about its steps and evaluations: the CSV (train_log.csv), TensorBoard (log/, SAMed's
+/// tags and image previews, plus info/step_lr and heldout/*), the console progress, heldout_log.csv and progress.png.
+/// A resumed run drops the rows of the interrupted run's lost steps and continues after them; TensorBoard gets a new
+/// event file per session, as SAMed's SummaryWriter does.
 /// </summary>
 internal sealed class RunLogger : IDisposable
 {
+    public const string HeldOutLogFile = "heldout_log.csv";
+    public const string ProgressFile = "progress.png";
+
+    private readonly string runDirectory;
     private readonly TrainingLog csv;
     private readonly TensorBoardWriter board;
+    private readonly List<StepRecord> earlier;
+    private bool plotting = true;
 
-    private RunLogger(TrainingLog csv, TensorBoardWriter board, ProgressReporter progress, StepPlan plan)
+    private RunLogger(string runDirectory, TrainingLog csv, TensorBoardWriter board, ProgressReporter progress, StepPlan plan,
+        List<StepRecord> earlier, List<HeldOutRecord> heldOut)
     {
+        this.runDirectory = runDirectory;
         this.csv = csv;
         this.board = board;
+        this.earlier = earlier;
         Progress = progress;
         Plan = plan;
+        HeldOut = heldOut;
     }
 
     public ProgressReporter Progress { get; }
@@ -29,13 +41,21 @@ internal sealed class RunLogger : IDisposable
     /// <summary>The steps of this session.</summary>
     public List<StepRecord> Steps { get; } = [];
 
+    /// <summary>The run's held-out evaluations, earlier sessions included.</summary>
+    public List<HeldOutRecord> HeldOut { get; }
+
     public static RunLogger Open(string runDirectory, StepPlan plan, ProgressReporter progress, long? resumedIteration)
     {
         string logPath = Path.Combine(runDirectory, Trainer.LogFile);
+        string heldOutPath = Path.Combine(runDirectory, HeldOutLogFile);
+        var heldOut = resumedIteration is long kept ? HeldOutLog.Read(heldOutPath).Where(r => r.Iteration <= kept).ToList() : [];
+        if (resumedIteration is not null && File.Exists(heldOutPath))
+            HeldOutLog.Write(heldOutPath, heldOut);
+        var earlier = resumedIteration is long last && File.Exists(logPath) ? TrainingLog.Read(logPath).Where(r => r.Iteration <= last).ToList() : [];
         var csv = resumedIteration is long done ? TrainingLog.Continue(logPath, done) : TrainingLog.Create(logPath);
         try
         {
-            return new RunLogger(csv, new TensorBoardWriter(Path.Combine(runDirectory, "log")), progress, plan);
+            return new RunLogger(runDirectory, csv, new TensorBoardWriter(Path.Combine(runDirectory, "log")), progress, plan, earlier, heldOut);
         }
         catch
         {
@@ -44,13 +64,15 @@ internal sealed class RunLogger : IDisposable
         }
     }
 
-    /// <summary>Logs a step: its CSV row, SAMed's TensorBoard scalars, the preview if one was captured, the progress line.</summary>
+    /// <summary>Logs a step: its CSV row, TensorBoard scalars, the preview if one was captured, the progress line.</summary>
     /// <param name="nextLr">The rate set for the next step (SAMed's info/lr).</param>
     public void Step(StepRecord record, double nextLr, Batch batch, PreviewCapture previews, TimeSpan eta)
     {
         Steps.Add(record);
         csv.Append(record);
         long iteration = record.Iteration;
+        // The rate this step used, as train_log.csv's step_lr.
+        board.AddScalar("info/step_lr", record.Lr, iteration);
         // As trainer.py: info/lr is the rate just set for the next step, logged at the new iter_num.
         board.AddScalar("info/lr", nextLr, iteration);
         board.AddScalar("info/total_loss", record.Loss, iteration);
@@ -63,6 +85,34 @@ internal sealed class RunLogger : IDisposable
         }
         board.Flush();
         Progress.Report(record, Plan.TotalSteps, Plan.Epochs, eta);
+    }
+
+    /// <summary>Logs a held-out evaluation: heldout_log.csv, TensorBoard heldout/mean_dice and heldout/mean_hd95, the console.</summary>
+    public void HeldOutEvaluated(HeldOutRecord record, int volumes, string distanceUnit)
+    {
+        HeldOut.Add(record);
+        HeldOutLog.Write(Path.Combine(runDirectory, HeldOutLogFile), HeldOut);
+        board.AddScalar("heldout/mean_dice", record.MeanDice, record.Iteration);
+        board.AddScalar("heldout/mean_hd95", record.MeanHd95, record.Iteration);
+        board.Flush();
+        Progress.Message(string.Create(CultureInfo.InvariantCulture,
+            $"held-out ({volumes} volumes) after iteration {record.Iteration} (epoch {record.Epoch + 1}): mean Dice {record.MeanDice:F4}, mean HD95 {record.MeanHd95:F2} {distanceUnit}"));
+    }
+
+    /// <summary>Redraws progress.png from the whole run (a failure to draw is reported once and drawing stops).</summary>
+    public void WriteProgressPlot()
+    {
+        if (!plotting || earlier.Count + Steps.Count == 0)
+            return;
+        try
+        {
+            ProgressPlot.Write(Path.Combine(runDirectory, ProgressFile), [.. earlier, .. Steps], HeldOut);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            plotting = false;
+            Progress.Message($"{ProgressFile} not drawn: {e.GetBaseException().Message}");
+        }
     }
 
     public void Dispose()

@@ -15,16 +15,32 @@ public sealed record TrainerOptions
     /// <summary>The run folder; null: a new folder under the config's output, named as SAMed names its snapshots.</summary>
     public string? RunDirectory { get; init; }
 
-    /// <summary>Evaluate the held-out volumes after training.</summary>
+    /// <summary>Evaluate the held-out volumes (after training, and every eval_interval epochs when set).</summary>
     public bool Evaluate { get; init; } = true;
 
     /// <summary>Called after every optimizer step with the number of steps done (tests interrupt runs here).</summary>
     public Action<long>? AfterStep { get; init; }
 
+    /// <summary>
+    /// Stops training cleanly: the current step finishes, the resume state is written, the result says
+    /// <see cref="TrainOutcome.Interrupted"/> (the program turns SIGINT/SIGTERM into this).
+    /// </summary>
     public CancellationToken Cancellation { get; init; }
 }
 
-/// <summary>What a finished run produced.</summary>
+public enum TrainOutcome
+{
+    /// <summary>Every planned step was done (this session, or with earlier ones).</summary>
+    Completed,
+
+    /// <summary>Stopped by <see cref="TrainerOptions.Cancellation"/>; continue with <see cref="Trainer.Resume"/>.</summary>
+    Interrupted,
+
+    /// <summary>A resume of a run that had already done every planned step; nothing was trained or written.</summary>
+    AlreadyFinished,
+}
+
+/// <summary>What a session produced. LoraCheckpoint is the run's latest epoch_N.pth ("" when an interrupted session wrote none).</summary>
 public sealed record TrainResult(
     string RunDirectory,
     long Iterations,
@@ -32,19 +48,21 @@ public sealed record TrainResult(
     IReadOnlyList<StepRecord> Steps,
     string LoraCheckpoint,
     EvaluationReport? HeldOut,
-    TimeSpan TrainingTime);
+    TimeSpan TrainingTime,
+    TrainOutcome Outcome = TrainOutcome.Completed);
 
 /// <summary>
 /// SAMed's trainer_synapse: validates the data, builds the model, and trains with AdamW (or SGD), SAMed's loss and
-/// learning-rate schedule; logs every step (CSV, TensorBoard, console), saves SAMed LoRA checkpoints every
-/// save_interval epochs and at the end, resume checkpoints every resume_interval steps, and evaluates the held-out
-/// volumes at the end.
+/// learning-rate schedule; logs every step (CSV, TensorBoard, console and log.txt, progress.png), saves SAMed LoRA
+/// checkpoints every save_interval epochs and at the end, resume checkpoints every resume_interval steps, and
+/// evaluates the held-out volumes at the end (and every eval_interval epochs when set, keeping best.pth).
 /// </summary>
 public static class Trainer
 {
     public const string ConfigFile = "config.json";
     public const string LogFile = "train_log.csv";
     public const string EvaluationFile = "heldout_metrics.csv";
+    public const string TranscriptFile = "log.txt";
 
     /// <summary>Starts a new run.</summary>
     /// <param name="source">Names the configuration in error messages (e.g. its file).</param>
@@ -73,11 +91,15 @@ public static class Trainer
         return new Session(config, runDirectory, options, state).Run();
     }
 
-    /// <summary>SAMed's snapshot name (Synapse_512_pretrain_vit_b_epo200_bs12_lr0.005) plus a time stamp.</summary>
+    /// <summary>
+    /// SAMed's snapshot name (Synapse_512_pretrain_vit_b_epo200_bs12_lr0.005) plus a time stamp. The batch is the
+    /// images a step sees: bs8, or bs12x2 for batch_size 12 with n_gpu 2 (24 images per step).
+    /// </summary>
     public static string NewRunDirectory(TrainConfig c)
     {
+        string batch = c.NGpu == 1 ? $"{c.BatchSize}" : $"{c.BatchSize}x{c.NGpu}";
         string name = string.Create(CultureInfo.InvariantCulture,
-            $"Synapse_{c.ImgSize}_pretrain_{c.VitName}_epo{c.MaxEpochs}_bs{c.BatchSize}_lr{c.BaseLr}");
+            $"Synapse_{c.ImgSize}_pretrain_{c.VitName}_epo{c.MaxEpochs}_bs{batch}_lr{c.BaseLr}");
         if (c.Seed != 1234)
             name += $"_s{c.Seed}";
         return Path.Combine(c.Output, $"{name}_{DateTime.UtcNow:yyyyMMdd-HHmmss}");
@@ -119,41 +141,104 @@ public static class Trainer
         return new DataFiles(layout, layout.ReadTrainNames(), config.VolumePath is null ? [] : layout.ReadTestNames());
     }
 
-    /// <summary>One training session: setup, the epoch loop, the end-of-training checkpoint and the held-out evaluation.</summary>
+    /// <summary>
+    /// One training session: the finished-run check, setup, the epoch loop, then the end-of-training checkpoint and
+    /// held-out evaluation (or, when interrupted, the resume state and the line to continue with). Everything the
+    /// console shows is also appended to the run's log.txt.
+    /// </summary>
     private sealed class Session(TrainConfig config, string runDirectory, TrainerOptions options, ResumeState? resume)
     {
         private readonly ProgressReporter progress = new(options.Output, options.Interactive, config.LogInterval);
 
         public TrainResult Run()
         {
-            var data = TrainingSetup.CheckData(config, runDirectory, progress);
+            var data = LocateData(config, runDirectory);
             var plan = StepPlan.For(config, data.TrainNames.Count);
-            using var setup = TrainingSetup.Create(config, runDirectory, data, plan, resume);
+            if (resume is not null && resume.Iteration >= plan.TotalSteps)
+                return AlreadyFinished(plan, resume);
+
+            using var transcript = new StreamWriter(Path.Combine(runDirectory, TranscriptFile), append: true);
+            progress.Transcript = transcript;
+            try
+            {
+                return Train(data, plan);
+            }
+            catch (Exception e)
+            {
+                progress.RecordOnly($"error: {e.Message}");
+                throw;
+            }
+            finally
+            {
+                progress.Transcript = null;
+            }
+        }
+
+        private TrainResult Train(DataFiles data, StepPlan plan)
+        {
             progress.Message(resume is null
                 ? $"run folder: {runDirectory}"
                 : $"resuming {runDirectory} after iteration {resume.Iteration} (epoch {resume.Epoch}, batch {resume.BatchInEpoch})");
+            TrainingSetup.CheckData(config, data, progress);
+            if (StepPlan.BatchNote(config) is string note)
+                progress.Message(note);
+            using var setup = TrainingSetup.Create(config, runDirectory, data, plan, resume);
             progress.Message(setup.Describe());
 
             using var logger = RunLogger.Open(runDirectory, plan, progress, resume?.Iteration);
             var clock = new TrainingClock(setup.ElapsedBefore);
             var checkpoints = new CheckpointPolicy(config, runDirectory, plan, setup.SaveModel, iteration => setup.SaveResume(iteration, clock.Seconds), progress);
-            var loop = new EpochLoop(setup, clock, logger, checkpoints, options);
+            checkpoints.ContinueBest(logger.HeldOut);
+            var heldOut = new HeldOutSchedule(config, plan, options.Evaluate && data.TestNames.Count > 0, setup.EvaluateHeldOut,
+                logger, checkpoints, options.Cancellation);
+            var loop = new EpochLoop(setup, clock, logger, options, checkpoints.AfterStep, (epoch, iteration) =>
+            {
+                checkpoints.AfterEpoch(epoch, iteration);
+                heldOut.AfterEpoch(epoch, iteration);
+                logger.WriteProgressPlot();
+            });
             loop.Run();
 
+            if (loop.Interrupted)
+                return Interrupted(loop.Iteration, plan, checkpoints, logger, clock);
             string checkpoint = checkpoints.AtEnd(loop.Iteration);
             var trainingTime = TimeSpan.FromSeconds(clock.Seconds);
             progress.Message(string.Create(CultureInfo.InvariantCulture, $"trained {loop.Iteration} iterations in {trainingTime.TotalSeconds:F1} s; LoRA checkpoint {checkpoint}"));
-            var heldOut = options.Evaluate && data.TestNames.Count > 0 ? EvaluateHeldOut(setup) : null;
-            return new TrainResult(runDirectory, loop.Iteration, plan.IterationsPerEpoch, logger.Steps, checkpoint, heldOut, trainingTime);
+            EvaluationReport? report = null;
+            if (heldOut.Enabled && options.Cancellation.IsCancellationRequested)
+            {
+                progress.Message("held-out evaluation skipped (interrupted); the `test` command evaluates the checkpoint");
+            }
+            else if (heldOut.Enabled)
+            {
+                report = heldOut.Evaluate(loop.Iteration);
+                EvaluationCsv.Write(Path.Combine(runDirectory, EvaluationFile), report);
+            }
+            logger.WriteProgressPlot();
+            return new TrainResult(runDirectory, loop.Iteration, plan.IterationsPerEpoch, logger.Steps, checkpoint, report, trainingTime);
         }
 
-        private EvaluationReport EvaluateHeldOut(TrainingSetup setup)
+        private TrainResult Interrupted(long iteration, StepPlan plan, CheckpointPolicy checkpoints, RunLogger logger, TrainingClock clock)
         {
-            var heldOut = setup.EvaluateHeldOut();
-            EvaluationCsv.Write(Path.Combine(runDirectory, EvaluationFile), heldOut);
-            progress.Message(string.Create(CultureInfo.InvariantCulture,
-                $"held-out ({heldOut.Cases.Count} volumes): mean Dice {heldOut.MeanDice:F4}, mean HD95 {heldOut.MeanHd95:F2} {heldOut.DistanceUnit}"));
-            return heldOut;
+            checkpoints.Interrupted(iteration);
+            logger.WriteProgressPlot();
+            progress.Message($"interrupted after iteration {iteration} of {plan.TotalSteps}; the resume state is saved. Continue with:");
+            progress.Message($"  train --resume {runDirectory}");
+            return new TrainResult(runDirectory, iteration, plan.IterationsPerEpoch, logger.Steps, checkpoints.LastModel, null,
+                TimeSpan.FromSeconds(clock.Seconds), TrainOutcome.Interrupted);
+        }
+
+        /// <summary>A finished run resumed: says so and writes nothing.</summary>
+        private TrainResult AlreadyFinished(StepPlan plan, ResumeState state)
+        {
+            string checkpoint = Path.Combine(runDirectory, CheckpointPolicy.EpochFile(plan.EpochOf(state.Iteration)));
+            string evaluation = Path.Combine(runDirectory, EvaluationFile);
+            progress.Message($"{runDirectory}: finished ({state.Iteration} of {plan.TotalSteps} iterations); nothing to resume, nothing written.");
+            progress.Message(File.Exists(evaluation)
+                ? $"last checkpoint {checkpoint}; held-out metrics in {evaluation}"
+                : $"last checkpoint {checkpoint}");
+            return new TrainResult(runDirectory, state.Iteration, plan.IterationsPerEpoch, [], checkpoint, null,
+                TimeSpan.FromSeconds(state.ElapsedSeconds), TrainOutcome.AlreadyFinished);
         }
     }
 }

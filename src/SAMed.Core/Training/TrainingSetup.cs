@@ -29,7 +29,12 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
     /// <summary>The epoch of step <paramref name="iteration"/> (0 before the first step).</summary>
     public int EpochOf(long iteration) => (int)(Math.Max(0, iteration - 1) / IterationsPerEpoch);
 
-    public bool EndsEpoch(long iteration) => iteration > 0 && iteration % IterationsPerEpoch == 0;
+    /// <summary>
+    /// What n_gpu &gt; 1 means here: SAMed's DataParallel splits each batch of batch_size * n_gpu images over the
+    /// GPUs; this trainer has no data parallelism, so one device computes the whole batch (the same gradient).
+    /// </summary>
+    public static string? BatchNote(TrainConfig c) => c.NGpu == 1 ? null : string.Create(CultureInfo.InvariantCulture,
+        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
 }
 
 /// <summary>
@@ -81,10 +86,9 @@ internal sealed class TrainingSetup : IDisposable
     public long StartIteration { get; private set; }
     public double ElapsedBefore { get; private set; }
 
-    /// <summary>Finds and checks the run's data (every problem listed by file before the model is built).</summary>
-    public static Trainer.DataFiles CheckData(TrainConfig config, string runDirectory, ProgressReporter progress)
+    /// <summary>Checks the run's data (every problem listed by file before the model is built).</summary>
+    public static void CheckData(TrainConfig config, Trainer.DataFiles data, ProgressReporter progress)
     {
-        var data = Trainer.LocateData(config, runDirectory);
         if (data.TrainNames.Count == 0)
             throw new InvalidDataException($"{data.Layout.TrainListPath}: the training list names no slices");
         var report = DatasetValidator.Validate(data.Layout, config.NumClasses, data.Parts);
@@ -92,7 +96,6 @@ internal sealed class TrainingSetup : IDisposable
         progress.Message($"data: {report.Summary}");
         foreach (var warning in report.Warnings.Take(5))
             progress.Message(warning.ToString());
-        return data;
     }
 
     public static TrainingSetup Create(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, ResumeState? resume)
@@ -117,7 +120,7 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>One line: the model, its trainable parameters, the data and the plan.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"model {Config.VitName} img {Config.ImgSize} rank {Config.Rank} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {Config.Device}");
+        $"model {Config.VitName} img {Config.ImgSize} rank {Config.Rank} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {Config.Device}");
 
     public void TrainMode() => model.train();
 

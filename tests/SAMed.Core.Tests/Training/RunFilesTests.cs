@@ -60,7 +60,7 @@ public class RunFilesTests
                 for (int i = 0; i < 5; i++)
                     log.Append(new StepRecord(i, i / 2, 0.001 * (i + 1), 1.0 / (i + 1), 0.5, 0.25, 10.5, i * 1.5));
             }
-            Assert.StartsWith("iteration,epoch,lr,loss,loss_ce,loss_dice,images_per_second,seconds\n", File.ReadAllText(path));
+            Assert.StartsWith("iteration,epoch,step_lr,loss,loss_ce,loss_dice,images_per_second,seconds\n", File.ReadAllText(path));
             var rows = TrainingLog.Read(path);
             Assert.Equal(5, rows.Count);
             Assert.Equal(new StepRecord(3, 1, 0.004, 0.25, 0.5, 0.25, 10.5, 4.5), rows[3]);
