@@ -22,6 +22,8 @@ internal sealed class RunLogger : IDisposable
     private readonly TensorBoardWriter board;
     private readonly List<StepRecord> earlier;
     private bool plotting = true;
+    private (int Steps, int HeldOut) drawn;
+    private readonly System.Diagnostics.Stopwatch sinceDrawn = System.Diagnostics.Stopwatch.StartNew();
 
     private RunLogger(string runDirectory, TrainingLog csv, TensorBoardWriter board, ProgressReporter progress, StepPlan plan,
         List<StepRecord> earlier, List<HeldOutRecord> heldOut)
@@ -99,14 +101,22 @@ internal sealed class RunLogger : IDisposable
             $"held-out ({volumes} volumes) after iteration {record.Iteration} (epoch {record.Epoch + 1}): mean Dice {record.MeanDice:F4}, mean HD95 {record.MeanHd95:F2} {distanceUnit}"));
     }
 
-    /// <summary>Redraws progress.png from the whole run (a failure to draw is reported once and drawing stops).</summary>
-    public void WriteProgressPlot()
+    /// <summary>
+    /// Redraws progress.png from the whole run when it changed and either <paramref name="now"/>, a held-out
+    /// evaluation was added, or a minute passed since the last drawing (drawing takes about 0.5 s; a tiny run's
+    /// epochs take 2). A failure to draw is reported once and drawing stops.
+    /// </summary>
+    public void WriteProgressPlot(bool now = false)
     {
-        if (!plotting || earlier.Count + Steps.Count == 0)
+        var content = (earlier.Count + Steps.Count, HeldOut.Count);
+        bool due = now || content.Item2 != drawn.HeldOut || sinceDrawn.Elapsed >= TimeSpan.FromMinutes(1);
+        if (!plotting || content.Item1 == 0 || content == drawn || !due)
             return;
         try
         {
             ProgressPlot.Write(Path.Combine(runDirectory, ProgressFile), [.. earlier, .. Steps], HeldOut);
+            drawn = content;
+            sinceDrawn.Restart();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -199,11 +199,17 @@ public static class Trainer
             });
             loop.Run();
 
-            if (loop.Interrupted)
-                return Interrupted(loop.Iteration, plan, checkpoints, logger, clock);
-            string checkpoint = checkpoints.AtEnd(loop.Iteration);
+            return loop.Interrupted
+                ? Interrupted(loop.Iteration, plan, checkpoints, logger, clock)
+                : Finish(loop.Iteration, plan, checkpoints, heldOut, logger, clock);
+        }
+
+        /// <summary>Training done: the last checkpoint and resume state, the held-out evaluation, the final progress.png.</summary>
+        private TrainResult Finish(long iteration, StepPlan plan, CheckpointPolicy checkpoints, HeldOutSchedule heldOut, RunLogger logger, TrainingClock clock)
+        {
+            string checkpoint = checkpoints.AtEnd(iteration);
             var trainingTime = TimeSpan.FromSeconds(clock.Seconds);
-            progress.Message(string.Create(CultureInfo.InvariantCulture, $"trained {loop.Iteration} iterations in {trainingTime.TotalSeconds:F1} s; LoRA checkpoint {checkpoint}"));
+            progress.Message(string.Create(CultureInfo.InvariantCulture, $"trained {iteration} iterations in {trainingTime.TotalSeconds:F1} s; LoRA checkpoint {checkpoint}"));
             EvaluationReport? report = null;
             if (heldOut.Enabled && options.Cancellation.IsCancellationRequested)
             {
@@ -211,17 +217,17 @@ public static class Trainer
             }
             else if (heldOut.Enabled)
             {
-                report = heldOut.Evaluate(loop.Iteration);
+                report = heldOut.Evaluate(iteration);
                 EvaluationCsv.Write(Path.Combine(runDirectory, EvaluationFile), report);
             }
-            logger.WriteProgressPlot();
-            return new TrainResult(runDirectory, loop.Iteration, plan.IterationsPerEpoch, logger.Steps, checkpoint, report, trainingTime);
+            logger.WriteProgressPlot(now: true);
+            return new TrainResult(runDirectory, iteration, plan.IterationsPerEpoch, logger.Steps, checkpoint, report, trainingTime);
         }
 
         private TrainResult Interrupted(long iteration, StepPlan plan, CheckpointPolicy checkpoints, RunLogger logger, TrainingClock clock)
         {
             checkpoints.Interrupted(iteration);
-            logger.WriteProgressPlot();
+            logger.WriteProgressPlot(now: true);
             progress.Message($"interrupted after iteration {iteration} of {plan.TotalSteps}; the resume state is saved. Continue with:");
             progress.Message($"  train --resume {runDirectory}");
             return new TrainResult(runDirectory, iteration, plan.IterationsPerEpoch, logger.Steps, checkpoints.LastModel, null,
