@@ -30,9 +30,12 @@ public sealed class DataLoader
     public DataLoaderOptions Options { get; }
 
     /// <summary>len(trainloader): ceil(N / B), or floor(N / B) with DropLast.</summary>
-    public int BatchesPerEpoch => Options.DropLast
-        ? Dataset.Count / Options.BatchSize
-        : (Dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
+    public int BatchesPerEpoch => BatchCount(Dataset.Count, Options.BatchSize, Options.DropLast);
+
+    /// <summary>len(trainloader) for <paramref name="samples"/> samples: ceil(N / B), or floor(N / B) with drop_last.</summary>
+    public static int BatchCount(int samples, int batchSize, bool dropLast) => dropLast
+        ? samples / batchSize
+        : (samples + batchSize - 1) / batchSize;
 
     /// <summary>The dataset indices in the order epoch reads them.</summary>
     public int[] EpochOrder(int epoch)

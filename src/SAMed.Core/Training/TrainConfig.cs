@@ -58,11 +58,17 @@ public sealed record TrainConfig
     /// <summary>Iterations between resume checkpoints (also written at every LoRA save and at the end).</summary>
     public int ResumeInterval { get; init; } = 200;
 
+    /// <summary>
+    /// Epochs between held-out evaluations during training, keeping best.pth by mean Dice (needs held-out volumes);
+    /// 0: only after training, as SAMed.
+    /// </summary>
+    public int EvalInterval { get; init; }
+
     /// <summary>Training slices (SAMed's train_npz folder) and the folder with train.txt / test_vol.txt.</summary>
     public string? RootPath { get; init; }
     public string? ListDir { get; init; }
 
-    /// <summary>Held-out volumes (SAMed's test_vol_h5 folder), evaluated after training; null: no evaluation.</summary>
+    /// <summary>Held-out volumes (SAMed's test_vol_h5 folder), evaluated after training (and every eval_interval epochs); null: no evaluation.</summary>
     public string? VolumePath { get; init; }
 
     /// <summary>Generate synthetic volumes into the run folder and train on them (root_path, list_dir, volume_path unused).</summary>

@@ -119,6 +119,7 @@ public static class TrainConfigFile
         Require(c.DiceWeight >= 0 && c.DiceWeight <= 1, $"dice_weight {c.DiceWeight} must be in [0, 1]");
         Require(c.SaveInterval >= 1, $"save_interval {c.SaveInterval} must be at least 1");
         Require(c.ResumeInterval >= 1, $"resume_interval {c.ResumeInterval} must be at least 1");
+        Require(c.EvalInterval >= 0, $"eval_interval {c.EvalInterval} must not be negative (0: evaluate after training only)");
         Require(TrainingPrecision.IsKnown(c.Precision), c.Precision == "float16"
             ? "precision 'float16' is not supported: TorchSharp has no gradient scaler, so float16 gradients through the encoder could underflow; use bfloat16"
             : $"precision '{c.Precision}' must be {string.Join(" or ", TrainingPrecision.Names)}");

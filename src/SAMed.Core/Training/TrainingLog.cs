@@ -5,17 +5,19 @@ namespace SAMed.Training;
 
 /// <summary>
 /// One optimizer step as logged: iteration is SAMed's iter_num after the step (1-based), epoch is 0-based, lr the
-/// rate the step used, then its losses, throughput and the training time elapsed so far.
+/// rate the step used (the CSV's step_lr), then its losses, throughput and the training time elapsed so far.
 /// </summary>
 public sealed record StepRecord(long Iteration, int Epoch, double Lr, double Loss, double LossCe, double LossDice, double ImagesPerSecond, double Seconds);
 
 /// <summary>
 /// The per-iteration CSV (train_log.csv, written with CsvHelper). On resume the rows after the resumed iteration are
-/// dropped (they belong to the interrupted run's lost steps) and logging continues after them.
+/// dropped (they belong to the interrupted run's lost steps) and logging continues after them. The learning rate
+/// column is step_lr, the rate the step used (TensorBoard's info/step_lr; SAMed's info/lr is the next step's);
+/// logs written before it was named so call it lr and are read as well.
 /// </summary>
 public sealed class TrainingLog : IDisposable
 {
-    private static readonly string[] Header = ["iteration", "epoch", "lr", "loss", "loss_ce", "loss_dice", "images_per_second", "seconds"];
+    private static readonly string[] Header = ["iteration", "epoch", "step_lr", "loss", "loss_ce", "loss_dice", "images_per_second", "seconds"];
     private static readonly CsvWriterOptions WriterOptions = new() { FormatProvider = CultureInfo.InvariantCulture, NewLine = "\n" };
     private static readonly CsvReaderOptions ReaderOptions = new() { FormatProvider = CultureInfo.InvariantCulture, HasHeader = true };
     private readonly StreamWriter _writer;
@@ -55,12 +57,13 @@ public sealed class TrainingLog : IDisposable
 
     public static List<StepRecord> Read(string path)
     {
+        string lr = File.ReadLines(path).FirstOrDefault()?.Split(',').Contains("step_lr") == true ? "step_lr" : "lr";
         using var reader = CsvReader.Create(new StreamReader(path), ReaderOptions, false);
         var records = new List<StepRecord>();
         while (reader.Read())
         {
             records.Add(new StepRecord(
-                reader.Parse<long>("iteration"), reader.Parse<int>("epoch"), reader.Parse<double>("lr"),
+                reader.Parse<long>("iteration"), reader.Parse<int>("epoch"), reader.Parse<double>(lr),
                 reader.Parse<double>("loss"), reader.Parse<double>("loss_ce"), reader.Parse<double>("loss_dice"),
                 reader.Parse<double>("images_per_second"), reader.Parse<double>("seconds")));
         }

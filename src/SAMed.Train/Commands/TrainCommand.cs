@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using SAMed.Training;
 
 namespace SAMed.Train.Commands;
@@ -71,7 +72,10 @@ public static class TrainCommand
 
         command.SetAction(result =>
         {
-            var options = new TrainerOptions { RunDirectory = result.GetValue(runDir), Evaluate = !result.GetValue(noEval) };
+            using var stop = new CancellationTokenSource();
+            using var interrupt = StopOnSignal(PosixSignal.SIGINT, stop);
+            using var terminate = StopOnSignal(PosixSignal.SIGTERM, stop);
+            var options = new TrainerOptions { RunDirectory = result.GetValue(runDir), Evaluate = !result.GetValue(noEval), Cancellation = stop.Token };
             try
             {
                 var named = shortcuts.Where(s => result.GetValue(s.Option) is not null).Select(s => $"{s.Key}={result.GetValue(s.Option)}")
@@ -98,7 +102,7 @@ public static class TrainCommand
                 }
                 if (trained.HeldOut is { } heldOut)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out mean Dice: {heldOut.MeanDice:F4}"));
-                return 0;
+                return stop.IsCancellationRequested ? InterruptedExitCode : 0;
             }
             catch (Exception e) when (e is TrainConfigException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
             {
@@ -108,4 +112,21 @@ public static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>128 + SIGINT, as a shell reports a program stopped by Ctrl-C.</summary>
+    public const int InterruptedExitCode = 130;
+
+    /// <summary>
+    /// The first SIGINT/SIGTERM asks the trainer to stop after the current step (it saves the resume state and prints
+    /// the line to continue with); a second one ends the process at once.
+    /// </summary>
+    private static PosixSignalRegistration StopOnSignal(PosixSignal signal, CancellationTokenSource stop) =>
+        PosixSignalRegistration.Create(signal, context =>
+        {
+            if (stop.IsCancellationRequested)
+                return;
+            context.Cancel = true;
+            Console.Error.WriteLine($"{signal}: stopping after the current step (send it again to quit at once)");
+            stop.Cancel();
+        });
 }

@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.Text;
 using SAMed.IO;
 using SAMed.Training;
+using Xunit.Abstractions;
 
 namespace SAMed.Tests.Training;
 
-public class RunFilesTests
+public class RunFilesTests(ITestOutputHelper output)
 {
     [Fact]
     public void EventFileHasFramedEventsWithScalarsAndImages()
@@ -60,7 +61,7 @@ public class RunFilesTests
                 for (int i = 0; i < 5; i++)
                     log.Append(new StepRecord(i, i / 2, 0.001 * (i + 1), 1.0 / (i + 1), 0.5, 0.25, 10.5, i * 1.5));
             }
-            Assert.StartsWith("iteration,epoch,lr,loss,loss_ce,loss_dice,images_per_second,seconds\n", File.ReadAllText(path));
+            Assert.StartsWith("iteration,epoch,step_lr,loss,loss_ce,loss_dice,images_per_second,seconds\n", File.ReadAllText(path));
             var rows = TrainingLog.Read(path);
             Assert.Equal(5, rows.Count);
             Assert.Equal(new StepRecord(3, 1, 0.004, 0.25, 0.5, 0.25, 10.5, 4.5), rows[3]);
@@ -75,6 +76,47 @@ public class RunFilesTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void ProgressPlotIsAPngOfTheWholeRun()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"samed-progress-{Guid.NewGuid():N}", "progress.png");
+        try
+        {
+            var steps = Enumerable.Range(1, 9000).Select(i => new StepRecord(i, (i - 1) / 100, 0.01 * (1 - i / 9000.0), 1.0 / Math.Sqrt(i), 0.5, 0.25, 10, i)).ToList();
+            var heldOut = new[] { new HeldOutRecord(1000, 9, 0.2, 30), new HeldOutRecord(2000, 19, 0.5, 12) };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            ProgressPlot.Write(path, steps, heldOut);
+            output.WriteLine($"progress.png of 9000 steps drawn in {clock.ElapsedMilliseconds} ms");
+            clock.Restart();
+            ProgressPlot.Write(path, steps.Take(400).ToList(), heldOut.Take(1).ToList());
+            output.WriteLine($"progress.png of 400 steps drawn in {clock.ElapsedMilliseconds} ms");
+            var png = File.ReadAllBytes(path);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+            Assert.Equal(ProgressPlot.Width, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
+            Assert.Equal(ProgressPlot.Height, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
+            Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TranscriptGetsMessagesAndIntervalLinesWithTimes()
+    {
+        var transcript = new StringWriter();
+        var progress = new ProgressReporter(TextWriter.Null, interactive: true, interval: 2) { Transcript = transcript };
+        progress.Message("run folder: x");
+        for (int i = 1; i <= 3; i++)
+            progress.Report(new StepRecord(i, 0, 0.001, 0.5, 0.4, 0.3, 12, i), 3, 1, TimeSpan.Zero);
+        var lines = transcript.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  run folder: x$", lines[0]);
+        Assert.Contains("iter 2/3", lines[1]);
+        Assert.Contains("iter 3/3", lines[2]);
     }
 
     [Fact]

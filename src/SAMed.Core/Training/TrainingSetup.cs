@@ -1,0 +1,182 @@
+using System.Globalization;
+using SAMed.Adaptation;
+using SAMed.Data;
+using SAMed.Evaluation;
+using SAMed.TorchInterop;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using DataLoader = SAMed.Data.DataLoader;
+
+namespace SAMed.Training;
+
+/// <summary>
+/// How many steps a run makes. SAMed's schedule runs over max_iterations = max_epochs * len(trainloader) while
+/// training stops at stop_epoch (or after max_steps); iterations are counted from 1, as SAMed's iter_num after a step.
+/// </summary>
+public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalSteps, long ScheduleIterations)
+{
+    public static StepPlan For(TrainConfig config, int trainingSlices)
+    {
+        int perEpoch = DataLoader.BatchCount(trainingSlices, config.EffectiveBatchSize, dropLast: false);
+        int epochs = Math.Min(config.MaxEpochs, config.StopEpoch);
+        return new StepPlan(perEpoch, epochs, Math.Min((long)epochs * perEpoch, config.MaxSteps ?? long.MaxValue), (long)config.MaxEpochs * perEpoch);
+    }
+
+    /// <summary>The epoch the step after <paramref name="iteration"/> belongs to, and how many of its batches are done.</summary>
+    public (int Epoch, int Batch) PositionAfter(long iteration) => ((int)(iteration / IterationsPerEpoch), (int)(iteration % IterationsPerEpoch));
+
+    /// <summary>The epoch of step <paramref name="iteration"/> (0 before the first step).</summary>
+    public int EpochOf(long iteration) => (int)(Math.Max(0, iteration - 1) / IterationsPerEpoch);
+
+    /// <summary>
+    /// What n_gpu &gt; 1 means here: SAMed's DataParallel splits each batch of batch_size * n_gpu images over the
+    /// GPUs; this trainer has no data parallelism, so one device computes the whole batch (the same gradient).
+    /// </summary>
+    public static string? BatchNote(TrainConfig c) => c.NGpu == 1 ? null : string.Create(CultureInfo.InvariantCulture,
+        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
+}
+
+/// <summary>
+/// What a session trains with, built in SAMed's order: torch's threads and device, the model (seeded, so a resume
+/// rebuilds the same frozen weights), the loader, the learning-rate schedule, the optimizer and the loss; on resume
+/// the trainable tensors, the optimizer state and torch's RNG are restored. The rest of the trainer reaches the model
+/// only through this class (forward, preview masks, save, held-out evaluation, resume state), so the model is
+/// created, and its trainable tensors chosen, in one place.
+/// </summary>
+internal sealed class TrainingSetup : IDisposable
+{
+    private readonly AdaptedSam model;
+    private readonly List<(string Name, Parameter Parameter)> trainable;
+    private readonly double frozenChecksum;
+    private readonly string runDirectory;
+
+    private TrainingSetup(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, AdaptedSam model)
+    {
+        Config = config;
+        this.runDirectory = runDirectory;
+        Data = data;
+        Plan = plan;
+        this.model = model;
+        trainable = model.TrainableParameters().Select(t => (t.name, t.p)).ToList();
+        frozenChecksum = ResumeCheckpoint.FrozenChecksum(model.FrozenParameters());
+        Device = TorchDevices.Parse(config.Device);
+        var dataset = new SynapseDataset(data.Layout.TrainDir, data.Layout.TrainListPath,
+            new RandomGenerator(config.ImgSize, model.Sam.Config.ImageEmbeddingSize * 4),
+            new SynapseDatasetOptions(Preload: config.SyntheticData, NumClasses: config.NumClasses));
+        Loader = new DataLoader(dataset, new DataLoaderOptions(
+            config.EffectiveBatchSize, Seed: (ulong)config.Seed, Workers: Math.Max(1, config.NumWorkers), Prefetch: Math.Max(2, config.NumWorkers)));
+        if (Loader.BatchesPerEpoch != plan.IterationsPerEpoch)
+            throw new InvalidDataException($"{data.Layout.TrainListPath}: {dataset.Count} slices give {Loader.BatchesPerEpoch} batches, the plan {plan.IterationsPerEpoch}");
+        Schedule = new LearningRateSchedule(config.BaseLr, config.Warmup, config.WarmupPeriod, plan.ScheduleIterations, config.LrExponent);
+        Optimizer = OptimizerFactory.Create(config, trainable.Select(t => t.Parameter), Schedule.Initial);
+        Loss = new SamedLoss(config.NumClasses + 1, config.DiceWeight);
+    }
+
+    public TrainConfig Config { get; }
+    public Trainer.DataFiles Data { get; }
+    public StepPlan Plan { get; }
+    public Device Device { get; }
+    public DataLoader Loader { get; }
+    public LearningRateSchedule Schedule { get; }
+    public SamedOptimizer Optimizer { get; }
+    public SamedLoss Loss { get; }
+
+    /// <summary>Where training continues: steps done, and the training seconds before this session.</summary>
+    public long StartIteration { get; private set; }
+    public double ElapsedBefore { get; private set; }
+
+    /// <summary>Checks the run's data (every problem listed by file before the model is built).</summary>
+    public static void CheckData(TrainConfig config, Trainer.DataFiles data, ProgressReporter progress)
+    {
+        if (data.TrainNames.Count == 0)
+            throw new InvalidDataException($"{data.Layout.TrainListPath}: the training list names no slices");
+        var report = DatasetValidator.Validate(data.Layout, config.NumClasses, data.Parts);
+        report.ThrowIfInvalid();
+        progress.Message($"data: {report.Summary}");
+        foreach (var warning in report.Warnings.Take(5))
+            progress.Message(warning.ToString());
+    }
+
+    public static TrainingSetup Create(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, ResumeState? resume)
+    {
+        if (config.Threads > 0)
+            torch.set_num_threads(config.Threads);
+        TrainingPrecision.ConfigureBackends(config.Device, config.AllowTf32);
+        var model = TrainingModel.Create(config, TorchDevices.Parse(config.Device));
+        try
+        {
+            var setup = new TrainingSetup(config, runDirectory, data, plan, model);
+            if (resume is not null)
+                setup.Restore(resume);
+            return setup;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One line: the model, its trainable parameters, the data and the plan.</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"model {Config.Model} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {Config.Device}");
+
+    public void TrainMode() => model.train();
+
+    /// <summary>SAMed's training forward: multimask low-res logits (the IoU predictions are unused).</summary>
+    public Tensor ForwardLowRes(Tensor images)
+    {
+        var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
+        iou.Dispose();
+        return lowRes;
+    }
+
+    /// <summary>The predicted label map of batch element <paramref name="index"/> at the input size (SAMed's train/Prediction).</summary>
+    public Tensor PreviewMasks(Tensor lowRes, int index)
+    {
+        var size = (Config.ImgSize, Config.ImgSize);
+        var masks = model.Sam.PostprocessMasks(lowRes[index..(index + 1)], size, size);
+        return masks[0].argmax(0).cpu();
+    }
+
+    /// <summary>Writes the trained tensors as a checkpoint (SAMed's LoRA format).</summary>
+    public void SaveModel(string path) => model.SaveCheckpoint(path);
+
+    /// <summary>SAMed's test protocol on the held-out volumes with the current weights (the model is back in training mode after).</summary>
+    public EvaluationReport EvaluateHeldOut() =>
+        HeldOutEvaluation.Evaluate(model, Config.NumClasses, Data.Layout.TestDir, Data.TestNames, Math.Max(1, Config.EffectiveBatchSize));
+
+    /// <summary>Writes the resume state after <paramref name="iteration"/> steps.</summary>
+    public void SaveResume(long iteration, double elapsedSeconds)
+    {
+        var (epoch, batch) = Plan.PositionAfter(iteration);
+        ResumeCheckpoint.Save(runDirectory, new ResumeState
+        {
+            Iteration = iteration,
+            Epoch = epoch,
+            BatchInEpoch = batch,
+            Lr = Optimizer.LearningRate,
+            ElapsedSeconds = elapsedSeconds,
+            FrozenChecksum = frozenChecksum,
+            TorchRngState = ResumeCheckpoint.CaptureTorchRng(),
+        }, trainable, Optimizer);
+    }
+
+    private void Restore(ResumeState resume)
+    {
+        if (Math.Abs(resume.FrozenChecksum - frozenChecksum) > 1e-9 * Math.Max(1, Math.Abs(frozenChecksum)))
+            throw new InvalidDataException($"{runDirectory}: the frozen weights differ from the interrupted run's (checksum {frozenChecksum:R} vs {resume.FrozenChecksum:R}); was the SAM checkpoint changed?");
+        if ((resume.Epoch, resume.BatchInEpoch) != Plan.PositionAfter(resume.Iteration))
+            throw new InvalidDataException($"{runDirectory}: the resume state's position (epoch {resume.Epoch}, batch {resume.BatchInEpoch}) does not follow from iteration {resume.Iteration} at {Plan.IterationsPerEpoch} iterations per epoch; was the training list changed?");
+        ResumeCheckpoint.Restore(runDirectory, resume, trainable, Optimizer);
+        StartIteration = resume.Iteration;
+        ElapsedBefore = resume.ElapsedSeconds;
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        model.Dispose();
+    }
+}
