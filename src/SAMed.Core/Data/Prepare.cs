@@ -6,8 +6,10 @@ namespace SAMed.Data;
 /// <summary>
 /// SAMed's preprocessing (preprocess/preprocess_data.py) from NIfTI pairs to its Synapse layout: clip the image to
 /// [ClipMin, ClipMax], scale (x - min) / (max - min) in float32, map labels, transpose the voxel array as stored to
-/// [slice, y, x]; training cases become train_npz/CASE_sliceNNN.npz (label, image: float32 [H, W]),
-/// test cases test_vol_h5/CASE.npy.h5 (image, label: float32 [D, H, W]), listed in train.txt and test_vol.txt.
+/// [slice, y, x]; training cases become train_npz/CASE_sliceNNN.npz (label, image: float32 [H, W]; with
+/// <see cref="PrepareOptions.TrainSize"/> N, zoomed to N x N in train_npz_N/, SAMed's 224 set), test cases
+/// test_vol_h5/CASE.npy.h5 (image, label: float32 [D, H, W], always at their own size), listed in train.txt and
+/// test_vol.txt.
 /// </summary>
 public static class Prepare
 {
@@ -16,9 +18,11 @@ public static class Prepare
     {
         if (cases.Count == 0)
             throw new ArgumentException("no cases to prepare");
+        if (options.TrainSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.TrainSize, "the training slice size must be positive");
         var split = PrepareSplit.Make(cases, options);
         CheckHeaders(split.Train.Concat(split.Test).Distinct());
-        var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
+        var layout = OutputLayout(options);
         var train = split.Train.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var test = split.Test.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         if (train.Count > 0)
@@ -38,7 +42,7 @@ public static class Prepare
             var volume = Load(c, options);
             bool isTrain = train.Contains(c.Name), isTest = test.Contains(c.Name);
             if (isTrain)
-                trainNames.AddRange(WriteTrainSlices(layout, volume));
+                trainNames.AddRange(WriteTrainSlices(layout, volume, options.TrainSize));
             if (isTest)
                 WriteTestVolume(layout, volume, options.CompressH5);
 
@@ -55,6 +59,18 @@ public static class Prepare
         if (test.Count > 0)
             SynapseLayout.WriteList(layout.TestListPath, split.Test.Select(c => c.Name));
         return new PrepareSummary(summaries, trainNames.Count, labelVoxels, unlisted, warnings);
+    }
+
+    /// <summary>
+    /// Where <see cref="Run"/> writes: the output folder's train_npz/ and test_vol_h5/, or train_npz_N/ for training
+    /// slices zoomed to N x N (SAMed's train_npz_224), so the native and the zoomed set can sit side by side.
+    /// </summary>
+    public static SynapseLayout OutputLayout(PrepareOptions options)
+    {
+        var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
+        return options.TrainSize is int size
+            ? layout with { TrainDir = Path.Combine(options.OutputDir, $"{SynapseLayout.TrainDirName}_{size.ToString(CultureInfo.InvariantCulture)}") }
+            : layout;
     }
 
     /// <summary>
@@ -175,20 +191,32 @@ public static class Prepare
         return (labels, counts, unlisted);
     }
 
-    private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume)
+    private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume, int? size)
     {
         var names = new List<string>(volume.Depth);
         for (int slice = 0; slice < volume.Depth; slice++)
         {
             string name = $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
+            var (image, label) = TrainSlice(volume.ImageSlice2D(slice), volume.LabelSlice2D(slice), size);
             Npz.Write(layout.TrainSlicePath(name),
             [
-                new("label", NpyArray.FromFloat32(volume.LabelSlice(slice), volume.Height, volume.Width)),
-                new("image", NpyArray.FromFloat32(volume.ImageSlice(slice), volume.Height, volume.Width)),
+                new("label", NpyArray.FromFloat32(label)),
+                new("image", NpyArray.FromFloat32(image)),
             ]);
             names.Add(name);
         }
         return names;
+    }
+
+    /// <summary>
+    /// A training slice as written: unchanged, or zoomed to [size, size] as SAMed's RandomGenerator zooms
+    /// (zoom(image, (size / H, size / W), order=3), zoom(label, ..., order=0)).
+    /// </summary>
+    public static (float[,] Image, float[,] Label) TrainSlice(float[,] image, float[,] label, int? size)
+    {
+        if (size is not int s || (image.GetLength(0) == s && image.GetLength(1) == s))
+            return (image, label);
+        return (Ndimage.ZoomTo(image, s, s, order: 3), Ndimage.ZoomTo(label, s, s, order: 0));
     }
 
     private static void WriteTestVolume(SynapseLayout layout, PreparedVolume volume, bool compress)

@@ -26,6 +26,13 @@ public sealed record PrepareOptions
     /// <summary>Also cut the test cases into training slices (SAMed leaves them out).</summary>
     public bool TestCasesAlsoTrain { get; init; }
 
+    /// <summary>
+    /// Side of the square training slices, or null to keep each slice's own size. SAMed's paper trained on 224 x 224
+    /// slices "downsampled from the 512x512 version": each slice is zoomed as its RandomGenerator zooms (image
+    /// order 3, label order 0, factors TrainSize / H and TrainSize / W). Test volumes always stay at their own size.
+    /// </summary>
+    public int? TrainSize { get; init; }
+
     /// <summary>Write the test volumes chunked and gzip-compressed instead of contiguous like h5py's default.</summary>
     public bool CompressH5 { get; init; }
 }

@@ -48,6 +48,14 @@ public sealed record PreparedVolume(
         return result;
     }
 
+    /// <summary>One label slice as a [Height, Width] array.</summary>
+    public float[,] LabelSlice2D(int slice)
+    {
+        var result = new float[Height, Width];
+        Buffer.BlockCopy(Label, slice * SliceSize * sizeof(float), result, 0, SliceSize * sizeof(float));
+        return result;
+    }
+
     /// <summary>
     /// The labels as integers, checked: every value must be a whole number in 0..numClasses, else an error naming
     /// the file, the value and where it is.

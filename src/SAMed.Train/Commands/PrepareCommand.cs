@@ -40,11 +40,16 @@ public static class PrepareCommand
         var alsoTrain = new Option<bool>("--test-also-train") { Description = "Also cut the test cases into training slices (SAMed leaves them out)." };
         var clipMin = new Option<float>("--clip-min") { Description = "Lower intensity clip (HU).", DefaultValueFactory = _ => -125 };
         var clipMax = new Option<float>("--clip-max") { Description = "Upper intensity clip (HU).", DefaultValueFactory = _ => 275 };
+        var trainSize = new Option<int?>("--train-size")
+        {
+            Description = "Zoom the training slices to this square size (image cubic, label nearest, as SAMed's RandomGenerator); "
+                + "224 makes SAMed's paper training set, written to train_npz_224/. Test volumes keep their size. Default: the slices' own size.",
+        };
         var compress = new Option<bool>("--compress-h5") { Description = "Write test volumes gzip-compressed (h5py's default is uncompressed)." };
 
         var command = new Command("prepare", "Preprocess NIfTI image/label pairs into SAMed's Synapse layout (clip, scale, map labels, slice).")
         {
-            images, labels, list, output, listDir, labelMap, unlisted, testCases, testFraction, seed, alsoTrain, clipMin, clipMax, compress,
+            images, labels, list, output, listDir, labelMap, unlisted, testCases, testFraction, seed, alsoTrain, clipMin, clipMax, trainSize, compress,
         };
         command.SetAction(result =>
         {
@@ -62,9 +67,11 @@ public static class PrepareCommand
                     TestCasesAlsoTrain = result.GetValue(alsoTrain),
                     ClipMin = result.GetValue(clipMin),
                     ClipMax = result.GetValue(clipMax),
+                    TrainSize = result.GetValue(trainSize),
                     CompressH5 = result.GetValue(compress),
                 };
-                Console.WriteLine($"prepare: {cases.Count} cases, label map '{options.LabelMap.Name}', clip [{options.ClipMin}, {options.ClipMax}] -> {options.OutputDir}");
+                Console.WriteLine($"prepare: {cases.Count} cases, label map '{options.LabelMap.Name}', clip [{options.ClipMin}, {options.ClipMax}]"
+                    + (options.TrainSize is int size ? $", training slices {size} x {size}" : "") + $" -> {options.OutputDir}");
                 var clock = Stopwatch.StartNew();
                 var summary = Prepare.Run(cases, options, progress => Console.WriteLine(
                     $"[{progress.Index}/{progress.Count}] {progress.Case.Name}  {progress.Case.Depth} x {progress.Case.Height} x {progress.Case.Width}  "
