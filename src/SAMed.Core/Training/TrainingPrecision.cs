@@ -1,4 +1,5 @@
 using SAMed.Lora;
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,8 +47,9 @@ public static class TrainingPrecision
     }
 
     /// <summary>
-    /// torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 for a CUDA run (process-wide
-    /// libtorch flags; a CPU run leaves them alone, they only affect CUDA float32 products and convolutions).
+    /// torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 for a CUDA run, and SAMed's
+    /// deterministic setting (cudnn.deterministic on and cudnn.benchmark off, or the reverse; see
+    /// <see cref="CudnnFlags"/>). Process-wide libtorch flags; a CPU run leaves them alone.
     /// </summary>
     public static void ConfigureBackends(TrainConfig config)
     {
@@ -55,5 +57,6 @@ public static class TrainingPrecision
             return;
         torch.backends.cuda.matmul.allow_tf32 = config.AllowTf32;
         torch.backends.cudnn.allow_tf32 = config.AllowTf32;
+        CudnnFlags.Apply(config.Deterministic);
     }
 }
