@@ -81,6 +81,11 @@ public static class Prepare
     {
         foreach (var c in cases)
         {
+            if (ImageFile.IsImage(c.ImagePath))
+            {
+                ImagePrepare.CheckHeaders(c);
+                continue;
+            }
             var image = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
             var label = SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath);
             CheckSameGrid(c, image, label);
@@ -89,10 +94,12 @@ public static class Prepare
 
     /// <summary>
     /// Reads one pair and preprocesses it in memory, with the image header's voxel size and geometry; errors about its
-    /// labels name the label file.
+    /// labels name the label file. A 2D image file (PNG, JPEG, BMP, TIFF) and its mask go through <see cref="ImagePrepare"/>.
     /// </summary>
     public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
     {
+        if (ImageFile.IsImage(c.ImagePath))
+            return ImagePrepare.Load(c, options);
         var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
         var label = Nifti.Read(c.LabelPath);
         CheckSameGrid(c, (image.Width, image.Height, image.Depth), SpatialShape(label.Shape, c.LabelPath));
@@ -196,12 +203,12 @@ public static class Prepare
         var names = new List<string>(volume.Depth);
         for (int slice = 0; slice < volume.Depth; slice++)
         {
-            string name = $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
-            var (image, label) = TrainSlice(volume.ImageSlice2D(slice), volume.LabelSlice2D(slice), size);
+            string name = volume.FromImageFile ? volume.Name : $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
+            var (image, label) = TrainSlice(volume.ImagePlanes(slice), volume.LabelSlice2D(slice), size);
             Npz.Write(layout.TrainSlicePath(name),
             [
                 new("label", NpyArray.FromFloat32(label)),
-                new("image", NpyArray.FromFloat32(image)),
+                new("image", ImageArray(image)),
             ]);
             names.Add(name);
         }
@@ -210,18 +217,35 @@ public static class Prepare
 
     /// <summary>
     /// A training slice as written: unchanged, or zoomed to [size, size] as SAMed's RandomGenerator zooms
-    /// (zoom(image, (size / H, size / W), order=3), zoom(label, ..., order=0)).
+    /// (zoom(image, (size / H, size / W), order=3) on every channel, zoom(label, ..., order=0)).
     /// </summary>
-    public static (float[,] Image, float[,] Label) TrainSlice(float[,] image, float[,] label, int? size)
+    public static (float[][,] Image, float[,] Label) TrainSlice(float[][,] image, float[,] label, int? size)
     {
-        if (size is not int s || (image.GetLength(0) == s && image.GetLength(1) == s))
+        if (size is not int s || (label.GetLength(0) == s && label.GetLength(1) == s))
             return (image, label);
-        return (Ndimage.ZoomTo(image, s, s, order: 3), Ndimage.ZoomTo(label, s, s, order: 0));
+        return ([.. image.Select(plane => Ndimage.ZoomTo(plane, s, s, order: 3))], Ndimage.ZoomTo(label, s, s, order: 0));
+    }
+
+    /// <summary>A slice's image as stored: [H, W] float32 for grey, [H, W, C] (channels last) for colour.</summary>
+    public static NpyArray ImageArray(float[][,] planes)
+    {
+        if (planes.Length == 1)
+            return NpyArray.FromFloat32(planes[0]);
+        int height = planes[0].GetLength(0), width = planes[0].GetLength(1), channels = planes.Length;
+        var values = new float[height * width * channels];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                for (int c = 0; c < channels; c++)
+                    values[(y * width + x) * channels + c] = planes[c][y, x];
+        return NpyArray.FromFloat32(values, height, width, channels);
     }
 
     private static void WriteTestVolume(SynapseLayout layout, PreparedVolume volume, bool compress)
     {
-        var image = NpyArray.FromFloat32(volume.Image, volume.Depth, volume.Height, volume.Width);
+        long[] shape = volume.Channels == 1
+            ? [volume.Depth, volume.Height, volume.Width]
+            : [volume.Depth, volume.Height, volume.Width, volume.Channels];
+        var image = NpyArray.FromFloat32(volume.Image, shape);
         var label = NpyArray.FromFloat32(volume.Label, volume.Depth, volume.Height, volume.Width);
         SynapseH5.Write(layout.TestVolumePath(volume.Name), new VolumeArrays(image, label), compress);
     }
