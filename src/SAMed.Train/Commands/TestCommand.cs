@@ -55,7 +55,9 @@ public static class TestCommand
             {
                 if (niftiImages is null || niftiLabels is null)
                     throw new ArgumentException("--images and --labels go together");
-                volumes = VolumeTestSource.FromNifti(PrepareCases.FromFolders(niftiImages, niftiLabels), LabelMap.Get(result.GetValue(labelMap)!));
+                volumes = VolumeTestSource.FromNifti(ImageCases.AreImages(niftiImages)
+                    ? ImageCases.FromFolders(niftiImages, niftiLabels)
+                    : PrepareCases.FromFolders(niftiImages, niftiLabels), LabelMap.Get(result.GetValue(labelMap)!));
             }
             else
             {
