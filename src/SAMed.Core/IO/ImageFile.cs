@@ -35,7 +35,7 @@ public static class ImageFile
         RequireFile(path);
         try
         {
-            var info = Image.Identify(path) ?? throw new UnknownImageFormatException("not a PNG, JPEG, BMP or TIFF image");
+            var info = Image.Identify(path) ?? throw new UnknownImageFormatException("no known image header");
             return (info.Height, info.Width);
         }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
