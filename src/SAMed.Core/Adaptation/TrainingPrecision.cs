@@ -1,3 +1,4 @@
+using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,14 +46,16 @@ public static class TrainingPrecision
     }
 
     /// <summary>
-    /// torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 for a CUDA run (process-wide
-    /// libtorch flags; a CPU run leaves them alone, they only affect CUDA float32 products and convolutions).
+    /// torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 for a CUDA run, and SAMed's
+    /// deterministic setting (cudnn.deterministic on and cudnn.benchmark off, or the reverse; see
+    /// <see cref="CudnnFlags"/>). Process-wide libtorch flags; a CPU run leaves them alone.
     /// </summary>
-    public static void ConfigureBackends(string device, bool allowTf32)
+    public static void ConfigureBackends(string device, bool allowTf32, bool deterministic = true)
     {
         if (!device.StartsWith("cuda", StringComparison.Ordinal))
             return;
         torch.backends.cuda.matmul.allow_tf32 = allowTf32;
         torch.backends.cudnn.allow_tf32 = allowTf32;
+        CudnnFlags.Apply(deterministic);
     }
 }

@@ -5,7 +5,7 @@ namespace SAMed.Data;
 
 /// <summary>
 /// Checks a Synapse-layout data set before any compute: every listed training slice (.npz with 2D image and label) and
-/// every listed test volume (.npy.h5 with 3D image and label) must exist, be readable, have equal image and label
+/// every listed test volume (.npy.h5 with 3D image and label; colour images have 3 channels last) must exist, be readable, have equal image and label
 /// shapes, finite image values and integer labels in 0..numClasses. Collects every problem rather than stopping at one.
 /// Warns (without failing) about images outside SAMed's preprocessed range [0, 1] and test volumes without foreground.
 /// </summary>
@@ -51,11 +51,13 @@ public static class DatasetValidator
         void Add(string problem) => problems.Add(new ValidationProblem(path, problem));
         void Warn(string warning) => problems.Add(new ValidationProblem(path, warning, IsWarning: true));
 
-        if (image.Shape.Length != rank)
-            Add($"image must be {rank}D, got shape {Format(image.Shape)}");
+        // A colour image carries its 3 channels last, one dimension more than its label.
+        bool colour = image.Shape.Length == rank + 1 && image.Shape[rank] == 3;
+        if (image.Shape.Length != rank && !colour)
+            Add($"image must be {rank}D (or {rank}D with 3 colour channels last), got shape {Format(image.Shape)}");
         if (label.Shape.Length != rank)
             Add($"label must be {rank}D, got shape {Format(label.Shape)}");
-        if (!image.Shape.SequenceEqual(label.Shape))
+        if (!image.Shape.Take(rank).SequenceEqual(label.Shape) || (!colour && image.Shape.Length != label.Shape.Length))
             Add($"image shape {Format(image.Shape)} differs from label shape {Format(label.Shape)}");
         if (image.Count == 0)
             Add($"image is empty (shape {Format(image.Shape)})");

@@ -6,8 +6,10 @@ namespace SAMed.Data;
 /// <summary>
 /// SAMed's preprocessing (preprocess/preprocess_data.py) from NIfTI pairs to its Synapse layout: clip the image to
 /// [ClipMin, ClipMax], scale (x - min) / (max - min) in float32, map labels, transpose the voxel array as stored to
-/// [slice, y, x]; training cases become train_npz/CASE_sliceNNN.npz (label, image: float32 [H, W]),
-/// test cases test_vol_h5/CASE.npy.h5 (image, label: float32 [D, H, W]), listed in train.txt and test_vol.txt.
+/// [slice, y, x]; training cases become train_npz/CASE_sliceNNN.npz (label, image: float32 [H, W]; with
+/// <see cref="PrepareOptions.TrainSize"/> N, zoomed to N x N in train_npz_N/, SAMed's 224 set), test cases
+/// test_vol_h5/CASE.npy.h5 (image, label: float32 [D, H, W], always at their own size), listed in train.txt and
+/// test_vol.txt.
 /// </summary>
 public static class Prepare
 {
@@ -16,9 +18,11 @@ public static class Prepare
     {
         if (cases.Count == 0)
             throw new ArgumentException("no cases to prepare");
+        if (options.TrainSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.TrainSize, "the training slice size must be positive");
         var split = PrepareSplit.Make(cases, options);
         CheckHeaders(split.Train.Concat(split.Test).Distinct());
-        var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
+        var layout = OutputLayout(options);
         var train = split.Train.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var test = split.Test.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         if (train.Count > 0)
@@ -38,7 +42,7 @@ public static class Prepare
             var volume = Load(c, options);
             bool isTrain = train.Contains(c.Name), isTest = test.Contains(c.Name);
             if (isTrain)
-                trainNames.AddRange(WriteTrainSlices(layout, volume));
+                trainNames.AddRange(WriteTrainSlices(layout, volume, options.TrainSize));
             if (isTest)
                 WriteTestVolume(layout, volume, options.CompressH5);
 
@@ -58,6 +62,18 @@ public static class Prepare
     }
 
     /// <summary>
+    /// Where <see cref="Run"/> writes: the output folder's train_npz/ and test_vol_h5/, or train_npz_N/ for training
+    /// slices zoomed to N x N (SAMed's train_npz_224), so the native and the zoomed set can sit side by side.
+    /// </summary>
+    public static SynapseLayout OutputLayout(PrepareOptions options)
+    {
+        var layout = new SynapseLayout(options.OutputDir, options.ListDir ?? options.OutputDir);
+        return options.TrainSize is int size
+            ? layout with { TrainDir = Path.Combine(options.OutputDir, $"{SynapseLayout.TrainDirName}_{size.ToString(CultureInfo.InvariantCulture)}") }
+            : layout;
+    }
+
+    /// <summary>
     /// Before any work: every file exists, has a readable NIfTI-1 header, and each label's grid is its image's grid.
     /// (Voxel values, such as NaN or labels outside the map, are checked as each case is read.)
     /// </summary>
@@ -65,6 +81,11 @@ public static class Prepare
     {
         foreach (var c in cases)
         {
+            if (ImageFile.IsImage(c.ImagePath))
+            {
+                ImagePrepare.CheckHeaders(c);
+                continue;
+            }
             var image = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
             var label = SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath);
             CheckSameGrid(c, image, label);
@@ -73,10 +94,12 @@ public static class Prepare
 
     /// <summary>
     /// Reads one pair and preprocesses it in memory, with the image header's voxel size and geometry; errors about its
-    /// labels name the label file.
+    /// labels name the label file. A 2D image file (PNG, JPEG, BMP, TIFF) and its mask go through <see cref="ImagePrepare"/>.
     /// </summary>
     public static PreparedVolume Load(PrepareCase c, PrepareOptions options)
     {
+        if (ImageFile.IsImage(c.ImagePath))
+            return ImagePrepare.Load(c, options);
         var image = LoadImage(c.ImagePath, options.ClipMin, options.ClipMax);
         var label = Nifti.Read(c.LabelPath);
         CheckSameGrid(c, (image.Width, image.Height, image.Depth), SpatialShape(label.Shape, c.LabelPath));
@@ -198,25 +221,54 @@ public static class Prepare
         return (labels, counts, unlisted);
     }
 
-    private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume)
+    private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume, int? size)
     {
         var names = new List<string>(volume.Depth);
         for (int slice = 0; slice < volume.Depth; slice++)
         {
-            string name = $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
+            string name = volume.FromImageFile ? volume.Name : $"{volume.Name}_slice{slice.ToString("D3", CultureInfo.InvariantCulture)}";
+            var (image, label) = TrainSlice(volume.ImagePlanes(slice), volume.LabelSlice2D(slice), size);
             Npz.Write(layout.TrainSlicePath(name),
             [
-                new("label", NpyArray.FromFloat32(volume.LabelSlice(slice), volume.Height, volume.Width)),
-                new("image", NpyArray.FromFloat32(volume.ImageSlice(slice), volume.Height, volume.Width)),
+                new("label", NpyArray.FromFloat32(label)),
+                new("image", ImageArray(image)),
             ]);
             names.Add(name);
         }
         return names;
     }
 
+    /// <summary>
+    /// A training slice as written: unchanged, or zoomed to [size, size] as SAMed's RandomGenerator zooms
+    /// (zoom(image, (size / H, size / W), order=3) on every channel, zoom(label, ..., order=0)).
+    /// </summary>
+    public static (float[][,] Image, float[,] Label) TrainSlice(float[][,] image, float[,] label, int? size)
+    {
+        if (size is not int s || (label.GetLength(0) == s && label.GetLength(1) == s))
+            return (image, label);
+        return ([.. image.Select(plane => Ndimage.ZoomTo(plane, s, s, order: 3))], Ndimage.ZoomTo(label, s, s, order: 0));
+    }
+
+    /// <summary>A slice's image as stored: [H, W] float32 for grey, [H, W, C] (channels last) for colour.</summary>
+    public static NpyArray ImageArray(float[][,] planes)
+    {
+        if (planes.Length == 1)
+            return NpyArray.FromFloat32(planes[0]);
+        int height = planes[0].GetLength(0), width = planes[0].GetLength(1), channels = planes.Length;
+        var values = new float[height * width * channels];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                for (int c = 0; c < channels; c++)
+                    values[(y * width + x) * channels + c] = planes[c][y, x];
+        return NpyArray.FromFloat32(values, height, width, channels);
+    }
+
     private static void WriteTestVolume(SynapseLayout layout, PreparedVolume volume, bool compress)
     {
-        var image = NpyArray.FromFloat32(volume.Image, volume.Depth, volume.Height, volume.Width);
+        long[] shape = volume.Channels == 1
+            ? [volume.Depth, volume.Height, volume.Width]
+            : [volume.Depth, volume.Height, volume.Width, volume.Channels];
+        var image = NpyArray.FromFloat32(volume.Image, shape);
         var label = NpyArray.FromFloat32(volume.Label, volume.Depth, volume.Height, volume.Width);
         SynapseH5.Write(layout.TestVolumePath(volume.Name), new VolumeArrays(image, label), compress);
     }

@@ -5,7 +5,8 @@ namespace SAMed.Data;
 /// <summary>
 /// One volume in SAMed's preprocessed layout, as prepare makes it from a NIfTI pair or as a test_vol_h5 file holds it:
 /// Image (clipped and scaled to [0, 1]) and Label (class ids), both float32 in C order [Depth, Height, Width] = the
-/// NIfTI voxel array [x, y, z] transposed (2, 1, 0), with no reorientation. <paramref name="Source"/> is the file
+/// NIfTI voxel array [x, y, z] transposed (2, 1, 0), with no reorientation. A colour image (from a 2D image file)
+/// has <see cref="Channels"/> 3 and is stored channels last, [Depth, Height, Width, 3]. <paramref name="Source"/> is the file
 /// errors about the labels name.
 /// </summary>
 public sealed record PreparedVolume(
@@ -34,17 +35,55 @@ public sealed record PreparedVolume(
     /// <summary>What preparing the volume noticed but did not refuse (e.g. the label's affine differs from the image's).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>Image channels: 1 (grey, which the model sees repeated to three) or 3 (R, G, B).</summary>
+    public int Channels { get; init; } = 1;
+
+    /// <summary>True for a case made from a 2D image file (one slice, written to train_npz under the case's own name).</summary>
+    public bool FromImageFile { get; init; }
+
     public int SliceSize => Height * Width;
 
-    public float[] ImageSlice(int slice) => Image.AsSpan(slice * SliceSize, SliceSize).ToArray();
+    /// <summary>One grey image slice, [Height * Width].</summary>
+    public float[] ImageSlice(int slice)
+    {
+        RequireGrey();
+        return Image.AsSpan(slice * SliceSize, SliceSize).ToArray();
+    }
+
+    /// <summary>One image slice as its channels, each [Height, Width] (one plane for grey, R, G, B for colour).</summary>
+    public float[][,] ImagePlanes(int slice)
+    {
+        if (Channels == 1)
+            return [ImageSlice2D(slice)];
+        var planes = new float[Channels][,];
+        long origin = (long)slice * SliceSize * Channels;
+        for (int c = 0; c < Channels; c++)
+        {
+            var plane = new float[Height, Width];
+            for (int y = 0; y < Height; y++)
+                for (int x = 0; x < Width; x++)
+                    plane[y, x] = Image[origin + ((long)y * Width + x) * Channels + c];
+            planes[c] = plane;
+        }
+        return planes;
+    }
 
     public float[] LabelSlice(int slice) => Label.AsSpan(slice * SliceSize, SliceSize).ToArray();
 
     /// <summary>One image slice as a [Height, Width] array.</summary>
     public float[,] ImageSlice2D(int slice)
     {
+        RequireGrey();
         var result = new float[Height, Width];
         Buffer.BlockCopy(Image, slice * SliceSize * sizeof(float), result, 0, SliceSize * sizeof(float));
+        return result;
+    }
+
+    /// <summary>One label slice as a [Height, Width] array.</summary>
+    public float[,] LabelSlice2D(int slice)
+    {
+        var result = new float[Height, Width];
+        Buffer.BlockCopy(Label, slice * SliceSize * sizeof(float), result, 0, SliceSize * sizeof(float));
         return result;
     }
 
@@ -54,8 +93,9 @@ public sealed record PreparedVolume(
     /// </summary>
     public int[] CheckedLabels(int numClasses)
     {
-        if (Label.Length != Image.Length || Image.Length != (long)Depth * Height * Width)
-            throw new InvalidDataException($"{Source}: image ({Image.Length}) and label ({Label.Length}) sizes differ from [{Depth}, {Height}, {Width}]");
+        if (Label.Length != (long)Depth * Height * Width || Image.Length != (long)Depth * Height * Width * Channels)
+            throw new InvalidDataException($"{Source}: image ({Image.Length}) and label ({Label.Length}) sizes differ from [{Depth}, {Height}, {Width}]"
+                + (Channels == 1 ? "" : $" with {Channels} image channels"));
         var labels = new int[Label.Length];
         for (int i = 0; i < labels.Length; i++)
         {
@@ -69,5 +109,11 @@ public sealed record PreparedVolume(
             labels[i] = (int)value;
         }
         return labels;
+    }
+
+    private void RequireGrey()
+    {
+        if (Channels != 1)
+            throw new InvalidOperationException($"{Name} has {Channels} image channels; read its slices with ImagePlanes");
     }
 }

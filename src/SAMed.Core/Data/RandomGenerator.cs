@@ -7,6 +7,7 @@ namespace SAMed.Data;
 /// the image is zoomed with order 3 and the label with order 0, and the low-resolution label is the label zoomed
 /// with order 0 to the low-res size. Draws come from <see cref="DataLoaderRandom"/> in SAMed's order
 /// (random.random(), then randint(0, 4), randint(0, 2) or random.random(), randint(-20, 20)), not numpy's stream.
+/// A colour image is given as its channels (R, G, B planes): each gets the same rotation, flip and zoom.
 /// </summary>
 public sealed class RandomGenerator
 {
@@ -30,50 +31,63 @@ public sealed class RandomGenerator
     public int LowResWidth { get; }
 
     /// <summary>The training transform: random geometry, then resizing.</summary>
-    public SynapseSample Augment(float[,] image, float[,] label, DataLoaderRandom random, string caseName = "")
+    public SynapseSample Augment(float[,] image, float[,] label, DataLoaderRandom random, string caseName = "") =>
+        Augment([image], label, random, caseName);
+
+    /// <summary>The training transform on an image given as channels (one grey plane, or R, G, B).</summary>
+    public SynapseSample Augment(float[][,] image, float[,] label, DataLoaderRandom random, string caseName = "")
     {
         ArgumentNullException.ThrowIfNull(random);
         CheckShapes(image, label);
         if (random.NextDouble() > 0.5)
         {
             int k = random.NextInt(0, 4);
-            image = NdimageOrientation.Rot90(image, k);
+            image = [.. image.Select(plane => NdimageOrientation.Rot90(plane, k))];
             label = NdimageOrientation.Rot90(label, k);
             int axis = random.NextInt(0, 2);
-            image = NdimageOrientation.Flip(image, axis);
+            image = [.. image.Select(plane => NdimageOrientation.Flip(plane, axis))];
             label = NdimageOrientation.Flip(label, axis);
         }
         else if (random.NextDouble() > 0.5)
         {
             int angle = random.NextInt(-20, 20);
-            image = Ndimage.Rotate(image, angle);
+            image = [.. image.Select(plane => Ndimage.Rotate(plane, angle))];
             label = Ndimage.Rotate(label, angle);
         }
         return Resize(image, label, caseName);
     }
 
     /// <summary>The evaluation-time transform: no augmentation, only the zooms.</summary>
-    public SynapseSample Resize(float[,] image, float[,] label, string caseName = "")
+    public SynapseSample Resize(float[,] image, float[,] label, string caseName = "") => Resize([image], label, caseName);
+
+    /// <summary>The evaluation-time transform on an image given as channels.</summary>
+    public SynapseSample Resize(float[][,] image, float[,] label, string caseName = "")
     {
         CheckShapes(image, label);
-        int x = image.GetLength(0), y = image.GetLength(1);
+        int x = label.GetLength(0), y = label.GetLength(1);
         if (x != OutputHeight || y != OutputWidth)
         {
-            image = Ndimage.ZoomTo(image, OutputHeight, OutputWidth, order: 3);
+            image = [.. image.Select(plane => Ndimage.ZoomTo(plane, OutputHeight, OutputWidth, order: 3))];
             label = Ndimage.ZoomTo(label, OutputHeight, OutputWidth, order: 0);
         }
         var lowRes = Ndimage.ZoomTo(label, LowResHeight, LowResWidth, order: 0);
         return new SynapseSample(caseName, image, ToLong(label), ToLong(lowRes));
     }
 
-    private static void CheckShapes(float[,] image, float[,] label)
+    private static void CheckShapes(float[][,] image, float[,] label)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(label);
-        if (image.GetLength(0) != label.GetLength(0) || image.GetLength(1) != label.GetLength(1))
-            throw new ArgumentException(
-                $"image [{image.GetLength(0)}, {image.GetLength(1)}] and label [{label.GetLength(0)}, {label.GetLength(1)}] differ in shape");
-        if (image.Length == 0)
+        if (image.Length is not (1 or SynapseSample.Channels))
+            throw new ArgumentException($"an image has 1 (grey) or {SynapseSample.Channels} (colour) channels, not {image.Length}", nameof(image));
+        foreach (var plane in image)
+        {
+            ArgumentNullException.ThrowIfNull(plane, nameof(image));
+            if (plane.GetLength(0) != label.GetLength(0) || plane.GetLength(1) != label.GetLength(1))
+                throw new ArgumentException(
+                    $"image [{plane.GetLength(0)}, {plane.GetLength(1)}] and label [{label.GetLength(0)}, {label.GetLength(1)}] differ in shape");
+        }
+        if (label.Length == 0)
             throw new ArgumentException("image is empty", nameof(image));
     }
 

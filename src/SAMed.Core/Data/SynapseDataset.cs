@@ -4,12 +4,12 @@ namespace SAMed.Data;
 
 /// <summary>
 /// SAMed's Synapse_dataset for the train split: a list file names slices (e.g. case0005_slice012, one a line) and
-/// each is read from DIRECTORY/NAME.npz (members image and label, 2D, same shape) when asked for, then passed
-/// through the <see cref="RandomGenerator"/>. Bad files fail with a message naming the file.
+/// each is read from DIRECTORY/NAME.npz (members image and label, 2D, same shape; a colour image is [H, W, 3]) when
+/// asked for, then passed through the <see cref="RandomGenerator"/>. Bad files fail with a message naming the file.
 /// </summary>
 public sealed class SynapseDataset
 {
-    private readonly (float[,] Image, float[,] Label)[]? preloaded;
+    private readonly (float[][,] Image, float[,] Label)[]? preloaded;
 
     public SynapseDataset(string dataDirectory, string listFile, RandomGenerator transform, SynapseDatasetOptions? options = null)
     {
@@ -52,7 +52,7 @@ public sealed class SynapseDataset
         // Preloaded arrays are shared between calls and threads; the transform must not see them as its own.
         var (image, label) = preloaded is null
             ? ReadSlice(index)
-            : ((float[,])preloaded[index].Image.Clone(), (float[,])preloaded[index].Label.Clone());
+            : ([.. preloaded[index].Image.Select(plane => (float[,])plane.Clone())], (float[,])preloaded[index].Label.Clone());
         try
         {
             return random is null
@@ -65,18 +65,22 @@ public sealed class SynapseDataset
         }
     }
 
-    /// <summary>The slice as stored, validated: 2D image and label of one shape, finite image, integer labels in range.</summary>
-    public (float[,] Image, float[,] Label) ReadSlice(int index)
+    /// <summary>
+    /// The slice as stored, validated: image [H, W] (grey) or [H, W, 3] (colour) and label [H, W], finite image,
+    /// integer labels in range. The image comes back as its channels (one plane, or R, G, B).
+    /// </summary>
+    public (float[][,] Image, float[,] Label) ReadSlice(int index)
     {
         if (index < 0 || index >= Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"the dataset has {Count} slices");
         string path = PathOf(index);
         var members = Npz.Read(path, "image", "label");
         var (image, label) = (members[0], members[1]);
-        if (image.Shape.Length != 2 || label.Shape.Length != 2)
+        bool colour = image.Shape.Length == 3 && image.Shape[2] == SynapseSample.Channels;
+        if ((image.Shape.Length != 2 && !colour) || label.Shape.Length != 2)
             throw new InvalidDataException(
-                $"{path}: image [{string.Join(", ", image.Shape)}] and label [{string.Join(", ", label.Shape)}] must both be 2D slices");
-        if (!image.Shape.SequenceEqual(label.Shape))
+                $"{path}: image [{string.Join(", ", image.Shape)}] and label [{string.Join(", ", label.Shape)}] must be 2D slices (a colour image [H, W, 3])");
+        if (!image.Shape.Take(2).SequenceEqual(label.Shape))
             throw new InvalidDataException(
                 $"{path}: image [{string.Join(", ", image.Shape)}] and label [{string.Join(", ", label.Shape)}] differ in shape");
         if (image.Count == 0)
@@ -96,7 +100,24 @@ public sealed class SynapseDataset
                 throw new InvalidDataException($"{path}: label value {v} at flat index {i} is not {allowed}");
             }
         }
-        return (ToMatrix(imageValues, image.Shape), ToMatrix(labelValues, label.Shape));
+        var planes = colour ? Planes(imageValues, label.Shape) : [ToMatrix(imageValues, label.Shape)];
+        return (planes, ToMatrix(labelValues, label.Shape));
+    }
+
+    /// <summary>Channels-last [H, W, 3] values as three [H, W] planes.</summary>
+    private static float[][,] Planes(float[] values, long[] shape)
+    {
+        int height = (int)shape[0], width = (int)shape[1];
+        var planes = new float[SynapseSample.Channels][,];
+        for (int c = 0; c < planes.Length; c++)
+        {
+            var plane = new float[height, width];
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                    plane[y, x] = values[(y * width + x) * SynapseSample.Channels + c];
+            planes[c] = plane;
+        }
+        return planes;
     }
 
     private static float[,] ToMatrix(float[] values, long[] shape)

@@ -5,17 +5,26 @@ namespace SAMed.Evaluation;
 /// <summary>
 /// A label map in C order with its shape, and, when the file has them, the voxel spacing (same axis order as the
 /// shape) and the 4x4 voxel-to-world affine. NIfTI data (x fastest) becomes shape [Z, Y, X] with spacing
-/// [dz, dy, dx]; .npy and SAMed .h5 volumes keep their stored axis order and have no spacing.
+/// [dz, dy, dx]; .npy and SAMed .h5 volumes keep their stored axis order and have no spacing. A 2D label image (grey
+/// PNG, TIFF or BMP whose pixel values are the labels, as predict writes them) is one slice, shape [1, H, W], like
+/// the test volume prepare makes from a 2D image.
 /// </summary>
 public sealed record LabelVolume(string Source, int[] Shape, int[] Labels, double[]? Spacing, double[,]? Affine)
 {
     /// <summary>The file-name endings <see cref="Read"/> understands, longest first.</summary>
-    public static IReadOnlyList<string> Extensions { get; } = [".nii.gz", ".npy.h5", ".nii", ".npy", ".h5"];
+    public static IReadOnlyList<string> Extensions { get; } = [".nii.gz", ".npy.h5", ".nii", ".npy", ".h5", ".png", ".tiff", ".tif", ".bmp"];
 
-    /// <summary>Reads .nii / .nii.gz (NIfTI-1), .npy, or .h5 (the "label" dataset of a SAMed test volume).</summary>
+    /// <summary>Reads .nii / .nii.gz (NIfTI-1), .npy, .h5 (the "label" dataset of a SAMed test volume) or a grey label image.</summary>
     public static LabelVolume Read(string path)
     {
         string name = Path.GetFileName(path).ToLowerInvariant();
+        if (ImageFile.IsImage(path))
+        {
+            var image = ImageFile.Read(path);
+            if (image.Channels != 1)
+                throw new InvalidDataException($"{path}: a colour image is not a label map (label images are grey, pixel value = class id)");
+            return FromValues(path, [1, image.Height, image.Width], [.. image.Samples.Select(v => (double)v)], null, null);
+        }
         if (name.EndsWith(".nii", StringComparison.Ordinal) || name.EndsWith(".nii.gz", StringComparison.Ordinal))
             return FromNifti(Nifti.Read(path), path);
         if (name.EndsWith(".npy", StringComparison.Ordinal))

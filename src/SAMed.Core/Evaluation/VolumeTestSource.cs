@@ -82,7 +82,10 @@ public static class VolumeTestSource
     {
         var volume = SynapseH5.Read(path);
         var shape = volume.Image.Shape;
-        return new PreparedVolume(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path);
+        return new PreparedVolume(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path)
+        {
+            Channels = shape.Length == 4 ? (int)shape[3] : 1,
+        };
     }
 
     /// <summary>

@@ -60,7 +60,7 @@ public sealed class VolumeTester
         for (int start = 0; start < volume.Depth; start += Options.BatchSize)
         {
             int count = Math.Min(Options.BatchSize, volume.Depth - start);
-            var slices = Enumerable.Range(start, count).Select(volume.ImageSlice2D).ToArray();
+            var slices = Enumerable.Range(start, count).Select(volume.ImagePlanes).ToArray();
             var labels = segmenter.Segment(slices);
             if (labels.Count != count)
                 throw new InvalidOperationException($"the segmenter returned {labels.Count} label maps for {count} slices");

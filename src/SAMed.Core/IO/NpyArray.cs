@@ -33,6 +33,14 @@ public sealed record NpyArray(NpyType Type, long[] Shape, byte[] Data)
     };
 
     public static NpyArray FromFloat32(float[] values, params long[] shape) => From(NpyType.Float32, values, shape);
+    /// <summary>A float32 [H, W] array (C order, as a .NET rectangular array is stored).</summary>
+    public static NpyArray FromFloat32(float[,] values)
+    {
+        var flat = new float[values.Length];
+        Buffer.BlockCopy(values, 0, flat, 0, values.Length * sizeof(float));
+        return FromFloat32(flat, values.GetLength(0), values.GetLength(1));
+    }
+
     public static NpyArray FromFloat64(double[] values, params long[] shape) => From(NpyType.Float64, values, shape);
     public static NpyArray FromInt64(long[] values, params long[] shape) => From(NpyType.Int64, values, shape);
     public static NpyArray FromUInt8(byte[] values, params long[] shape) => From(NpyType.UInt8, values, shape);

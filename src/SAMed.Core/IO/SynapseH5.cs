@@ -4,12 +4,13 @@ using PureHDF.VOL.Native;
 
 namespace SAMed.IO;
 
-/// <summary>One test volume as SAMed stores it: float32 image and label, both [D, H, W].</summary>
+/// <summary>One test volume as SAMed stores it: float32 image and label, both [D, H, W] (a colour image [D, H, W, 3]).</summary>
 public sealed record VolumeArrays(NpyArray Image, NpyArray Label);
 
 /// <summary>
 /// Reads and writes SAMed's test volumes (test_vol_h5/NAME.npy.h5): an HDF5 file with datasets "image" and "label"
-/// of the same [slices, height, width] shape, as preprocess_data.py writes them with h5py.
+/// of the same [slices, height, width] shape, as preprocess_data.py writes them with h5py. A colour image (from 2D
+/// RGB images) is [slices, height, width, 3], channels last, beside its [slices, height, width] label.
 /// </summary>
 public static class SynapseH5
 {
@@ -26,11 +27,8 @@ public static class SynapseH5
             using var file = H5File.OpenRead(path);
             var image = ReadDataset(file, path, ImageKey);
             var label = ReadDataset(file, path, LabelKey);
-            if (image.Shape.Length != 3)
-                throw new InvalidDataException($"{path}: '{ImageKey}' must be 3D [slices, height, width], got shape [{string.Join(", ", image.Shape)}]");
-            if (!image.Shape.SequenceEqual(label.Shape))
-                throw new InvalidDataException(
-                    $"{path}: '{ImageKey}' shape [{string.Join(", ", image.Shape)}] differs from '{LabelKey}' shape [{string.Join(", ", label.Shape)}]");
+            if (ShapeProblem(image.Shape, label.Shape) is { } problem)
+                throw new InvalidDataException($"{path}: {problem}");
             return new VolumeArrays(image, label);
         }
         catch (Exception e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
@@ -46,11 +44,8 @@ public static class SynapseH5
     public static void Write(string path, VolumeArrays volume, bool compress = false)
     {
         var (image, label) = volume;
-        if (image.Shape.Length != 3)
-            throw new ArgumentException($"{path}: image must be 3D [slices, height, width], got shape [{string.Join(", ", image.Shape)}]");
-        if (!image.Shape.SequenceEqual(label.Shape))
-            throw new ArgumentException(
-                $"{path}: image shape [{string.Join(", ", image.Shape)}] differs from label shape [{string.Join(", ", label.Shape)}]");
+        if (ShapeProblem(image.Shape, label.Shape) is { } problem)
+            throw new ArgumentException($"{path}: {problem}");
         var file = new H5File
         {
             [ImageKey] = CreateDataset(image, compress),
@@ -64,9 +59,24 @@ public static class SynapseH5
         ulong[] dims = array.Shape.Select(d => (ulong)d).ToArray();
         if (!compress)
             return new H5Dataset(array.ToFloat(), fileDims: dims);
-        uint[] chunks = [1, (uint)array.Shape[1], (uint)array.Shape[2]];
+        uint[] chunks = [1, .. array.Shape.Skip(1).Select(d => (uint)d)];
         var creation = new H5DatasetCreation(Filters: [new H5Filter(DeflateFilter.Id, new() { [DeflateFilter.COMPRESSION_LEVEL] = 1 })]);
         return new H5Dataset(array.ToFloat(), chunks: chunks, fileDims: dims, datasetCreation: creation);
+    }
+
+    /// <summary>Why an image/label shape pair is not a volume: image [D, H, W] or [D, H, W, 3], label [D, H, W].</summary>
+    private static string? ShapeProblem(long[] image, long[] label)
+    {
+        string Show(long[] shape) => $"[{string.Join(", ", shape)}]";
+        if (image.Length == 4 && image[3] == 3)
+        {
+            return label.SequenceEqual(image[..3])
+                ? null
+                : $"colour '{ImageKey}' shape {Show(image)} does not match '{LabelKey}' shape {Show(label)} (want [slices, height, width])";
+        }
+        if (image.Length != 3)
+            return $"'{ImageKey}' must be 3D [slices, height, width] (or [slices, height, width, 3] for colour), got shape {Show(image)}";
+        return image.SequenceEqual(label) ? null : $"'{ImageKey}' shape {Show(image)} differs from '{LabelKey}' shape {Show(label)}";
     }
 
     private static NpyArray ReadDataset(NativeFile file, string path, string key)

@@ -8,7 +8,7 @@ namespace SAMed.Inference;
 /// SAMed's per-slice test protocol (utils.test_single_volume) on a batch of slices: each [x, y] slice is zoomed with
 /// cubic B-splines to input_size if it differs, then from there to the image size if that differs; the batch runs
 /// through the model (3 channels, multimask_output, image size); labels = argmax(softmax(masks)); each label map is
-/// zoomed back to [x, y] with order 0 when its size differs.
+/// zoomed back to [x, y] with order 0 when its size differs. Colour images are zoomed channel by channel.
 /// </summary>
 public sealed class SamedSliceSegmenter : ISliceSegmenter
 {
@@ -37,33 +37,46 @@ public sealed class SamedSliceSegmenter : ISliceSegmenter
 
     public int ImageSize { get; }
 
-    public IReadOnlyList<int[,]> Segment(IReadOnlyList<float[,]> slices)
+    public IReadOnlyList<int[,]> Segment(IReadOnlyList<float[,]> slices) => Segment([.. slices.Select(slice => new[] { slice })]);
+
+    /// <summary>
+    /// Grey images (one plane each) go to the model as [B, S, S] and are repeated to 3 channels there; a batch with any
+    /// colour image goes as [B, 3, S, S], grey ones in it repeated here. Every channel is zoomed as a grey slice is.
+    /// </summary>
+    public IReadOnlyList<int[,]> Segment(IReadOnlyList<float[][,]> images)
     {
-        if (slices.Count == 0)
+        if (images.Count == 0)
             return [];
+        if (images.Any(planes => planes.Length is not (1 or 3)))
+            throw new ArgumentException("images have 1 (grey) or 3 (colour) channels", nameof(images));
         int size = ImageSize;
         int plane = size * size;
-        var batch = new float[slices.Count * plane];
-        Parallel.For(0, slices.Count, i =>
+        bool colour = images.Any(planes => planes.Length == 3);
+        int channels = colour ? 3 : 1;
+        var batch = new float[images.Count * channels * plane];
+        Parallel.For(0, images.Count, i =>
         {
-            var zoomed = ToModelInput(slices[i]);
-            Buffer.BlockCopy(zoomed, 0, batch, i * plane * sizeof(float), plane * sizeof(float));
+            var zoomed = images[i].Select(ToModelInput).ToArray();
+            for (int c = 0; c < channels; c++)
+                Buffer.BlockCopy(zoomed[zoomed.Length == 1 ? 0 : c], 0, batch, (i * channels + c) * plane * sizeof(float), plane * sizeof(float));
         });
 
         long[] labels;
         using (var scope = torch.NewDisposeScope())
         {
-            var input = torch.tensor(batch, [slices.Count, size, size]);
+            var input = colour
+                ? torch.tensor(batch, [images.Count, 3, size, size])
+                : torch.tensor(batch, [images.Count, size, size]);
             var output = segmentBatch(input);
-            if (!output.shape.SequenceEqual(new long[] { slices.Count, size, size }))
-                throw new InvalidOperationException($"the model returned labels [{string.Join(", ", output.shape)}] for [{slices.Count}, {size}, {size}] slices");
+            if (!output.shape.SequenceEqual(new long[] { images.Count, size, size }))
+                throw new InvalidOperationException($"the model returned labels [{string.Join(", ", output.shape)}] for [{images.Count}, {size}, {size}] slices");
             labels = output.to(ScalarType.Int64).cpu().data<long>().ToArray();
         }
 
-        var result = new int[slices.Count][,];
-        Parallel.For(0, slices.Count, i =>
+        var result = new int[images.Count][,];
+        Parallel.For(0, images.Count, i =>
         {
-            int height = slices[i].GetLength(0), width = slices[i].GetLength(1);
+            int height = images[i][0].GetLength(0), width = images[i][0].GetLength(1);
             var map = new float[size, size];
             for (int y = 0; y < size; y++)
                 for (int x = 0; x < size; x++)

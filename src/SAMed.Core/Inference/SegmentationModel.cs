@@ -65,19 +65,22 @@ public sealed class SegmentationModel : IDisposable
 
     /// <summary>
     /// SAMed's forward on a batch of slices already at the image size: images [B, S, S] in [0, 1] (any device) are
-    /// repeated to 3 channels, masks = forward(images, multimask_output, S), labels = argmax(softmax(masks, 1), 1).
-    /// Returns int64 [B, S, S] on the CPU.
+    /// repeated to 3 channels (colour images come as [B, 3, S, S] and are used as they are),
+    /// masks = forward(images, multimask_output, S), labels = argmax(softmax(masks, 1), 1). Returns int64 [B, S, S] on the CPU.
     /// </summary>
     public Tensor SegmentBatch(Tensor images)
     {
         int size = Config.ImageSize;
-        if (images.dim() != 3 || images.shape[1] != size || images.shape[2] != size)
-            throw new ArgumentException($"slices must be [B, {size}, {size}], got [{string.Join(", ", images.shape)}]", nameof(images));
+        bool colour = images.dim() == 4 && images.shape[1] == 3;
+        if ((images.dim() != 3 && !colour) || images.shape[^2] != size || images.shape[^1] != size)
+            throw new ArgumentException($"slices must be [B, {size}, {size}] or [B, 3, {size}, {size}], got [{string.Join(", ", images.shape)}]", nameof(images));
         // Like a training step: no collection while native calls may read implicitly created Scalars (see GcPause).
         using var pause = GcPause.Begin();
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var input = images.to(ScalarType.Float32).to(Device).unsqueeze(1).expand(-1, 3, -1, -1).contiguous();
+        var input = colour
+            ? images.to(ScalarType.Float32).to(Device).contiguous()
+            : images.to(ScalarType.Float32).to(Device).unsqueeze(1).expand(-1, 3, -1, -1).contiguous();
         using var output = Sam.Forward(input, Config.MultimaskOutput, size);
         var labels = torch.softmax(output.masks, 1).argmax(1).to(torch.CPU);
         return labels.MoveToOuterDisposeScope();

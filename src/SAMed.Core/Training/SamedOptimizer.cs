@@ -149,6 +149,9 @@ public sealed class SgdOptimizer(IEnumerable<Parameter> parameters, double learn
 {
     private readonly Dictionary<int, Tensor> buffers = [];
 
+    /// <summary>The L2 decay added to every gradient.</summary>
+    public double WeightDecay => weightDecay;
+
     protected override void Update(int index, Parameter parameter, Tensor grad)
     {
         using var wd = weightDecay.ToScalar();

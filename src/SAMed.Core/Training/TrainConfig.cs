@@ -34,8 +34,14 @@ public sealed record TrainConfig
     public int WarmupPeriod { get; init; } = 250;
     public double[] Betas { get; init; } = [0.9, 0.999];
     public double Eps { get; init; } = 1e-8;
-    /// <summary>Decoupled decay for AdamW (SAMed: 0.1); L2 decay for SGD (SAMed uses 1e-4 there, set it explicitly).</summary>
-    public double WeightDecay { get; init; } = 0.1;
+    /// <summary>
+    /// Decoupled decay for AdamW, L2 decay for SGD; null (not given) takes SAMed's value for the optimizer, see
+    /// <see cref="EffectiveWeightDecay"/>.
+    /// </summary>
+    public double? WeightDecay { get; init; }
+
+    /// <summary>SAMed's weight decay when none is given: 0.1 for AdamW, 1e-4 for SGD (trainer.py's two optimizers).</summary>
+    public double EffectiveWeightDecay => WeightDecay ?? (Optimizer == "sgd" ? 1e-4 : 0.1);
 
     /// <summary>SGD momentum (SAMed's alternative to AdamW: momentum 0.9, weight decay 1e-4).</summary>
     public double Momentum { get; init; } = 0.9;
@@ -94,6 +100,13 @@ public sealed record TrainConfig
 
     /// <summary>CUDA only: torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32.</summary>
     public bool AllowTf32 { get; init; } = true;
+
+    /// <summary>
+    /// CUDA only: deterministic algorithms and no cuDNN autotuning, as SAMed's train.py sets by default
+    /// (--deterministic 1: cudnn.benchmark off, cudnn.deterministic on). False lets libtorch pick faster,
+    /// non-deterministic kernels.
+    /// </summary>
+    public bool Deterministic { get; init; } = true;
 
     /// <summary>torch.set_num_threads; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }

@@ -110,7 +110,7 @@ public static class TrainConfigFile
         Require(!c.Warmup || c.WarmupPeriod >= 1, $"warmup_period {c.WarmupPeriod} must be at least 1 when warmup is on");
         Require(c.Betas is { Length: 2 } && c.Betas.All(b => b >= 0 && b < 1), "betas must be two numbers in [0, 1)");
         Require(c.Eps >= 0, $"eps {c.Eps} must not be negative");
-        Require(c.WeightDecay >= 0, $"weight_decay {c.WeightDecay} must not be negative");
+        Require(c.WeightDecay is null or >= 0, $"weight_decay {c.WeightDecay} must not be negative");
         Require(c.Momentum >= 0 && c.Momentum < 1, $"momentum {c.Momentum} must be in [0, 1)");
         Require(c.LrExponent > 0, $"lr_exponent {c.LrExponent} must be positive");
         Require(c.MaxEpochs >= 1, $"max_epochs {c.MaxEpochs} must be at least 1");

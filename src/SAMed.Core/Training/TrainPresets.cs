@@ -20,6 +20,7 @@ public static class TrainPresets
         BatchSize = 8,
         NGpu = 1,
         BaseLr = 0.01,
+        WeightDecay = 0.1,
         Warmup = true,
         WarmupPeriod = 20,
         MaxEpochs = 25,

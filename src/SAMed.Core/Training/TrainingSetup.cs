@@ -102,7 +102,7 @@ internal sealed class TrainingSetup : IDisposable
     {
         if (config.Threads > 0)
             torch.set_num_threads(config.Threads);
-        TrainingPrecision.ConfigureBackends(config.Device, config.AllowTf32);
+        TrainingPrecision.ConfigureBackends(config.Device, config.AllowTf32, config.Deterministic);
         var model = TrainingModel.Create(config, TorchDevices.Parse(config.Device));
         try
         {

@@ -68,7 +68,8 @@ internal static class CommonOptions
     }
 
     /// <summary>--label-map: how label values become classes (prepare, test with NIfTI, score).</summary>
-    public static Option<string> LabelMap(string description, string defaultValue) => new("--label-map")
+    /// <summary>--label-map; a null default leaves the choice to the command (e.g. by the kind of input).</summary>
+    public static Option<string?> LabelMap(string description, string? defaultValue) => new("--label-map")
     {
         Description = description,
         DefaultValueFactory = _ => defaultValue,

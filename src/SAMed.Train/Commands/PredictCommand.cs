@@ -5,22 +5,25 @@ using SAMed.Train.Cli;
 
 namespace SAMed.Train.Commands;
 
-/// <summary>Segments NIfTI volumes into uint8 NIfTI label maps on the input's grid.</summary>
+/// <summary>Segments NIfTI volumes into uint8 NIfTI label maps on the input's grid, or 2D images into PNG label maps.</summary>
 public static class PredictCommand
 {
     public static Command Create()
     {
         var model = new ModelCommandOptions();
-        var input = new Option<string>("--input", "-i") { Description = "A NIfTI volume (.nii/.nii.gz) or a folder of them.", Required = true };
-        var output = CommonOptions.Output("Output .nii/.nii.gz file, or a folder (files keep their names).", required: true);
+        var input = new Option<string>("--input", "-i") { Description = "A NIfTI volume (.nii/.nii.gz) or a folder of them; or a 2D image (PNG, JPEG, BMP, TIFF) or a folder of them.", Required = true };
+        var output = CommonOptions.Output("Output .nii/.nii.gz file, or a folder (files keep their names; 2D images become NAME.png label maps, pixel value = class).", required: true);
         var batch = CommonOptions.InferenceBatch();
         var sliceAxis = new Option<int?>("--slice-axis") { Description = "On-disk voxel axis to slice along: 0, 1 or 2 (default: the config's, SAMed's 2)." };
         var windowOption = new Option<string?>("--window")
         {
             Description = "Intensity window min,max mapped to [0, 1] (default: the config's, CT -125,275), or 'none' for inputs already in [0, 1].",
         };
-        var overlay = new Option<string?>("--overlay") { Description = "Folder for PNG montages of slices with the predicted organs and a legend." };
-        var command = new Command("predict", "Segment NIfTI volumes with a SAMed model; writes uint8 label maps with the input's geometry.")
+        var overlay = new Option<string?>("--overlay")
+        {
+            Description = "Folder for PNG montages of slices with the predicted organs and a legend (2D images: each image with its classes painted).",
+        };
+        var command = new Command("predict", "Segment NIfTI volumes (uint8 label maps with the input's geometry) or 2D images (PNG label maps) with a SAMed model.")
         {
             input, output, batch, sliceAxis, windowOption, overlay,
         };
@@ -29,6 +32,8 @@ public static class PredictCommand
         {
             model.ApplyThreads(result);
             string from = result.GetValue(input)!, to = result.GetValue(output)!;
+            if (Data.ImageCases.AreImages(from))
+                return PredictImages(model, result, from, to, result.GetValue(batch), result.GetValue(overlay));
             var jobs = VolumePredictor.Jobs(from, to); // checks the paths and options before the model is loaded
             var window = ParseWindow(result.GetValue(windowOption));
             using var loaded = model.Load(result);
@@ -61,6 +66,24 @@ public static class PredictCommand
             return jobs.Count == results.Count ? 0 : 1;
         });
         return command;
+    }
+
+    private static int PredictImages(ModelCommandOptions model, ParseResult result, string from, string to, int batch, string? overlay)
+    {
+        var jobs = ImagePredictor.Jobs(from, to); // checks the paths before the model is loaded
+        using var loaded = model.Load(result);
+        Console.WriteLine(loaded.Description);
+        var progress = new ConsoleProgress();
+        var results = new ImagePredictor(new SamedSliceSegmenter(loaded), batch)
+            .Predict(jobs, overlay, (done, total) => progress.Update($"images {done}/{total}"));
+        progress.Done();
+        var names = PredictOptions.From(loaded.Config).ClassNames ?? Evaluation.ClassNames.For(loaded.Config.NumClasses);
+        foreach (var r in results)
+        {
+            var present = Enumerable.Range(1, r.ClassPixels.Length - 1).Where(c => r.ClassPixels[c] > 0).Select(c => $"{names[c - 1]} {r.ClassPixels[c]}");
+            Console.WriteLine($"{r.Input} -> {r.Output} [{r.Height}x{r.Width}]; pixels: {string.Join(", ", present.DefaultIfEmpty("none"))}");
+        }
+        return 0;
     }
 
     /// <summary>(apply, min, max) from "min,max" or "none"; null when not given.</summary>

@@ -13,7 +13,7 @@ public static class ScoreCommand
     {
         var prediction = new Argument<string>("prediction")
         {
-            Description = "Predicted label map (.nii, .nii.gz, .npy, .h5) or a folder of them.",
+            Description = "Predicted label map (.nii, .nii.gz, .npy, .h5, or a grey .png/.tif/.bmp label image) or a folder of them.",
         };
         var reference = new Argument<string>("reference")
         {

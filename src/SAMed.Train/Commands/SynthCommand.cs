@@ -28,13 +28,26 @@ public static class SynthCommand
         {
             Description = "Also write every case as raw CT NIfTI pairs (img/imgNNNN.nii.gz, label/labelNNNN.nii.gz) into this folder.",
         };
-        var command = new Command("synth", "Write small synthetic CT-like volumes with organ-like shapes in SAMed's data layout.")
+        var images = new Option<int?>("--images")
         {
-            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed, compress, nifti,
+            Description = "Instead: write this many 2D PNG pictures and masks (OUTPUT/images/, OUTPUT/masks/, one ellipse per class) "
+                + "to try 'prepare --images' on; --size, --num-classes (at most 5, default 2), --seed apply, --grey for grey pictures.",
+        };
+        var grey = new Option<bool>("--grey") { Description = "With --images: grey pictures instead of RGB." };
+        var command = new Command("synth", "Write small synthetic CT-like volumes with organ-like shapes in SAMed's data layout (or 2D images and masks).")
+        {
+            output, listDir, numClasses, trainCases, testCases, size, minSlices, maxSlices, seed, compress, nifti, images, grey,
         };
         command.SetAction(result =>
         {
             string root = result.GetValue(output)!;
+            if (result.GetValue(images) is int count)
+            {
+                int classes = result.GetResult(numClasses) is { Implicit: false } ? result.GetValue(numClasses) : 2;
+                var names = SyntheticImages.Write(root, count, result.GetValue(size), classes, !result.GetValue(grey), result.GetValue(seed));
+                Console.WriteLine($"wrote {names.Count} images to {Path.Combine(root, "images")} and their masks to {Path.Combine(root, "masks")}");
+                return 0;
+            }
             var layout = new SynapseLayout(root, result.GetValue(listDir) ?? root);
             var options = new SyntheticOptions
             {

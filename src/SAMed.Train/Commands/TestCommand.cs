@@ -115,7 +115,8 @@ public static class TestCommand
             if (volumePath is not null)
                 throw new ArgumentException("give --volume-path (h5 volumes) or --images and --labels (NIfTI), not both");
             source = $"NIfTI pairs from {images} and {labels}";
-            return VolumeTestSource.FromNifti(PrepareCases.FromFolders(images, labels), LabelMap.Get(labelMap));
+            var cases = ImageCases.AreImages(images) ? ImageCases.FromFolders(images, labels) : PrepareCases.FromFolders(images, labels);
+            return VolumeTestSource.FromNifti(cases, LabelMap.Get(labelMap));
         }
         if (volumePath is null)
         {

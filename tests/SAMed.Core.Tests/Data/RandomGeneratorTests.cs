@@ -120,4 +120,49 @@ public class RandomGeneratorTests
 
     private static bool Same(float[,] a, float[,] b) =>
         a.GetLength(0) == b.GetLength(0) && a.GetLength(1) == b.GetLength(1) && a.Cast<float>().SequenceEqual(b.Cast<float>());
+
+    /// <summary>A colour image: every channel gets exactly the rotation, flip and zoom a grey image would get.</summary>
+    [Fact]
+    public void ColourChannelsEachGetTheGreyGeometry()
+    {
+        var label = Labels(20, 24);
+        float[][,] planes = [Scale(label, 0.1f), Scale(label, 0.05f), Scale(label, 0.02f)];
+        var generator = new RandomGenerator(32, 8);
+        for (int seed = 0; seed < 12; seed++)
+        {
+            var colour = generator.Augment(planes, label, DataLoaderRandom.Derive(5, seed));
+            Assert.Equal(3, colour.Planes.Length);
+            for (int c = 0; c < 3; c++)
+            {
+                var grey = generator.Augment(planes[c], label, DataLoaderRandom.Derive(5, seed));
+                Assert.Equal(grey.Image, colour.Planes[c]);
+                Assert.Equal(grey.Label, colour.Label);
+                Assert.Equal(grey.LowResLabel, colour.LowResLabel);
+            }
+        }
+    }
+
+    [Fact]
+    public void BatchesRepeatGreyAndKeepColourChannels()
+    {
+        var label = Labels(8, 8);
+        var generator = new RandomGenerator(8, 2);
+        var grey = generator.Resize(Scale(label, 0.1f), label, "grey");
+        var colour = generator.Resize([Scale(label, 0.1f), Scale(label, 0.2f), Scale(label, 0.3f)], label, "colour");
+        using var batch = Batch.FromSamples(0, 0, [grey, colour]);
+        Assert.Equal([2L, 3, 8, 8], batch.Image.shape);
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal(Scale(label, 0.1f).Cast<float>(), batch.Image[0, c].data<float>().ToArray());
+            Assert.Equal(Scale(label, 0.1f * (c + 1)).Cast<float>(), batch.Image[1, c].data<float>().ToArray());
+        }
+    }
+
+    [Fact]
+    public void ImagesOfTwoChannelsAreRefused()
+    {
+        var label = Labels(8, 8);
+        var e = Assert.Throws<ArgumentException>(() => new RandomGenerator(8, 2).Resize([label, label], label));
+        Assert.Contains("1 (grey) or 3 (colour) channels", e.Message);
+    }
 }

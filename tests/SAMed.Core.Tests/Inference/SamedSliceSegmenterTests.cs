@@ -10,6 +10,38 @@ namespace SAMed.Tests.Inference;
 /// <summary>SAMed's per-slice protocol (zoom to input size, to image size, forward, argmax, zoom back) and a tiny model through it.</summary>
 public class SamedSliceSegmenterTests
 {
+    /// <summary>Colour images reach the model as [B, 3, S, S], each channel zoomed as a grey slice; grey ones in the batch repeated.</summary>
+    [Fact]
+    public void ColourImagesReachTheModelAsThreeChannels()
+    {
+        var seen = new List<(long[] Shape, float[] Values)>();
+        Tensor GreenAboveHalf(Tensor batch)
+        {
+            seen.Add((batch.shape, batch.data<float>().ToArray()));
+            return (batch[.., 1] > 0.5f).to(ScalarType.Int64);
+        }
+
+        var segmenter = new SamedSliceSegmenter(GreenAboveHalf, numClasses: 1, inputSize: 16, imageSize: 16);
+        var random = new Random(3);
+        float[][,] colour = [RandomSlice(random, 20, 24), RandomSlice(random, 20, 24), RandomSlice(random, 20, 24)];
+        float[][,] grey = [RandomSlice(random, 16, 16)];
+        var labels = segmenter.Segment(new[] { colour, grey });
+
+        var (shape, values) = Assert.Single(seen);
+        Assert.Equal([2L, 3, 16, 16], shape);
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal(segmenter.ToModelInput(colour[c]).Cast<float>(), values.AsSpan(c * 256, 256).ToArray());
+            Assert.Equal(grey[0].Cast<float>(), values.AsSpan((3 + c) * 256, 256).ToArray());
+        }
+        var green = segmenter.ToModelInput(colour[1]);
+        var map = new float[16, 16];
+        for (int y = 0; y < 16; y++)
+            for (int x = 0; x < 16; x++)
+                map[y, x] = green[y, x] > 0.5f ? 1 : 0;
+        Assert.Equal(Ndimage.ZoomTo(map, 20, 24, 0).Cast<float>().Select(v => (int)v), labels[0].Cast<int>());
+    }
+
     [Fact]
     public void SlicesAreZoomedToInputSizeThenImageSizeAndLabelsBackWithOrderZero()
     {

@@ -15,7 +15,7 @@ public class TrainConfigTests
         Assert.Equal(24, c.EffectiveBatchSize);
         Assert.Equal((0.005, true, 250), (c.BaseLr, c.Warmup, c.WarmupPeriod));
         Assert.Equal(new[] { 0.9, 0.999 }, c.Betas);
-        Assert.Equal((0.1, 0.9, 200, 160, 0.8, 1234), (c.WeightDecay, c.LrExponent, c.MaxEpochs, c.StopEpoch, c.DiceWeight, c.Seed));
+        Assert.Equal((0.1, 0.9, 200, 160, 0.8, 1234), (c.WeightDecay ?? double.NaN, c.LrExponent, c.MaxEpochs, c.StopEpoch, c.DiceWeight, c.Seed));
         Assert.Empty(TrainConfigFile.Problems(c));
     }
 
@@ -50,6 +50,23 @@ public class TrainConfigTests
         var c = TrainConfigFile.Load(Config("synapse_vit_h.json"));
         Assert.Equal(("vit_h", 24, 7.0, 400, 300), (c.VitName, c.EffectiveBatchSize, c.LrExponent, c.MaxEpochs, c.StopEpoch));
         Assert.Empty(TrainConfigFile.Problems(c));
+    }
+
+    /// <summary>SAMed's trainer.py: AdamW(weight_decay=0.1) or SGD(momentum=0.9, weight_decay=0.0001); deterministic 1.</summary>
+    [Fact]
+    public void WeightDecayNotGivenIsSamedsForTheOptimizerAndDeterministicIsOn()
+    {
+        var adamw = TrainConfigFile.Parse("""{ "optimizer": "adamw" }""", "adamw");
+        var sgd = TrainConfigFile.Parse("""{ "optimizer": "sgd" }""", "sgd");
+        Assert.Equal((null, 0.1), (adamw.WeightDecay, adamw.EffectiveWeightDecay));
+        Assert.Equal((null, 1e-4), (sgd.WeightDecay, sgd.EffectiveWeightDecay));
+        Assert.Equal(1e-4, TrainConfigFile.Apply(adamw, ["optimizer=sgd"]).EffectiveWeightDecay);
+        Assert.Equal(0.05, TrainConfigFile.Parse("""{ "optimizer": "sgd", "weight_decay": 0.05 }""", "sgd").EffectiveWeightDecay);
+        Assert.Equal(0.0, TrainConfigFile.Apply(sgd, ["weight_decay=0"]).EffectiveWeightDecay);
+        Assert.True(adamw.Deterministic);
+        Assert.False(TrainConfigFile.Apply(adamw, ["deterministic=false"]).Deterministic);
+        using var optimizer = OptimizerFactory.Create(sgd, [new TorchSharp.Modules.Parameter(TorchSharp.torch.zeros(2))], 0.01);
+        Assert.Equal(1e-4, Assert.IsType<SgdOptimizer>(optimizer).WeightDecay);
     }
 
     [Fact]
