@@ -149,16 +149,29 @@ public static class TestCommand
     }
 }
 
-/// <summary>A progress line redrawn in place on a terminal; nothing when the output is redirected.</summary>
+/// <summary>
+/// A progress line redrawn in place on a terminal; when the output is redirected, the line is printed at most every
+/// <see cref="RedirectedInterval"/> (a log still shows that a long volume advances).
+/// </summary>
 internal sealed class ConsoleProgress
 {
+    public static readonly TimeSpan RedirectedInterval = TimeSpan.FromSeconds(30);
+
     private readonly bool interactive = !Console.IsOutputRedirected;
+    private readonly System.Diagnostics.Stopwatch sincePrinted = System.Diagnostics.Stopwatch.StartNew();
     private int width;
 
     public void Update(string line)
     {
         if (!interactive)
+        {
+            if (sincePrinted.Elapsed >= RedirectedInterval)
+            {
+                Console.WriteLine(line);
+                sincePrinted.Restart();
+            }
             return;
+        }
         Console.Write("\r" + line.PadRight(width));
         width = line.Length;
     }
@@ -170,6 +183,35 @@ internal sealed class ConsoleProgress
             Console.Write("\r" + new string(' ', width) + "\r");
             width = 0;
         }
+    }
+}
+
+/// <summary>Seconds per slice since the first slice of a run was counted, and the time left at that rate.</summary>
+internal sealed class SliceClock
+{
+    private readonly System.Diagnostics.Stopwatch watch = new();
+    private int first = -1;
+    private int last;
+
+    public void Observe(int slicesDone)
+    {
+        if (first < 0)
+        {
+            first = slicesDone;
+            watch.Start();
+        }
+        last = slicesDone;
+    }
+
+    /// <summary>", 1.21 s/slice, ETA 23:20" once a slice has been timed, else "".</summary>
+    public string Describe(int slicesLeft)
+    {
+        if (first < 0 || last <= first)
+            return "";
+        double perSlice = watch.Elapsed.TotalSeconds / (last - first);
+        var eta = TimeSpan.FromSeconds(perSlice * slicesLeft);
+        string left = eta.TotalHours >= 1 ? $"{(int)eta.TotalHours}:{eta.Minutes:D2}:{eta.Seconds:D2}" : $"{eta.Minutes:D2}:{eta.Seconds:D2}";
+        return string.Create(CultureInfo.InvariantCulture, $", {perSlice:F2} s/slice, ETA {left}");
     }
 }
 
