@@ -32,11 +32,8 @@ public static class OverlayMontage
     {
         var labelled = new List<int>();
         for (int s = 0; s < slicer.SliceCount; s++)
-        {
-            var slice = LabelSlice(slicer, labels, s);
-            if (slice.Cast<int>().Any(v => v != 0))
+            if (slicer.AnyNonZero(labels, s))
                 labelled.Add(s);
-        }
         var pool = labelled.Count > 0 ? labelled : [.. Enumerable.Range(0, slicer.SliceCount)];
         int count = Math.Min(MaxTiles, pool.Count);
         return [.. Enumerable.Range(0, count).Select(i => pool[count == 1 ? pool.Count / 2 : (int)Math.Round(i * (pool.Count - 1) / (double)(count - 1))]).Distinct()];

@@ -84,6 +84,26 @@ public sealed class VolumeSlicer
         return slice;
     }
 
+    /// <summary>True when any voxel of the slice is non-zero (read in place, nothing allocated).</summary>
+    public bool AnyNonZero(ReadOnlySpan<byte> labels, int index)
+    {
+        long origin = index * strides[SliceAxis];
+        for (int r = 0; r < Rows; r++)
+        {
+            long row = origin + r * strides[rowAxis];
+            if (strides[columnAxis] == 1)
+            {
+                if (labels.Slice((int)row, Columns).ContainsAnyExcept((byte)0))
+                    return true;
+                continue;
+            }
+            for (int c = 0; c < Columns; c++)
+                if (labels[(int)(row + c * strides[columnAxis])] != 0)
+                    return true;
+        }
+        return false;
+    }
+
     public void Put(Span<byte> volume, int index, int[,] labels)
     {
         if (labels.GetLength(0) != Rows || labels.GetLength(1) != Columns)

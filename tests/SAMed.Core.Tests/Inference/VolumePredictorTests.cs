@@ -96,6 +96,15 @@ public class VolumePredictorTests
                 s.Put(labels, k, asLabels);
             }
             Assert.Equal(values.Select(v => (byte)v), labels);
+
+            var sparse = new byte[nx * ny * nz];
+            sparse[3 + nx * (1 + ny * 2)] = 7; // (x 3, y 1, z 2)
+            int marked = axis switch { 0 => 3, 1 => 1, _ => 2 };
+            for (int k = 0; k < s.SliceCount; k++)
+            {
+                Assert.Equal(k == marked, s.AnyNonZero(sparse, k));
+                Assert.Equal(s.Slice(sparse, k).Cast<int>().Any(v => v != 0), s.AnyNonZero(sparse, k));
+            }
         }
     }
 
