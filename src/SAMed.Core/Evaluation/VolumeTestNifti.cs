@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SAMed.Data;
 using SAMed.IO;
 
@@ -16,9 +17,13 @@ public static class VolumeTestNifti
         Directory.CreateDirectory(directory);
         var header = volume.Geometry ?? SamedHeader();
         int[] shape = [volume.Width, volume.Height, volume.Depth];
-        Nifti.Write(Path.Combine(directory, volume.Name + "_pred.nii.gz"), NiftiImage.Create(header, shape, NiftiDataType.UInt8, ToDouble(prediction)));
-        Nifti.Write(Path.Combine(directory, volume.Name + "_img.nii.gz"), NiftiImage.Create(header, shape, NiftiDataType.Float32, ToDouble(volume.Image)));
-        Nifti.Write(Path.Combine(directory, volume.Name + "_gt.nii.gz"), NiftiImage.Create(header, shape, NiftiDataType.UInt8, ToDouble(labels)));
+        // Each file is built straight in its stored type (one byte a voxel for the label maps, the float32 image as is).
+        Nifti.Write(Path.Combine(directory, volume.Name + "_pred.nii.gz"),
+            NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, ToUInt8(prediction, volume.Name + "_pred")));
+        Nifti.Write(Path.Combine(directory, volume.Name + "_img.nii.gz"),
+            NiftiImage.FromStored(header, shape, NiftiDataType.Float32, MemoryMarshal.AsBytes(volume.Image.AsSpan()).ToArray()));
+        Nifti.Write(Path.Combine(directory, volume.Name + "_gt.nii.gz"),
+            NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, ToUInt8(labels, volume.Name + "_gt")));
     }
 
     /// <summary>Unit voxels in mm, qform and sform both diag(-1, -1, 1) with code 1 (scanner), as SimpleITK writes them.</summary>
@@ -38,19 +43,15 @@ public static class VolumeTestNifti
         BitPix = 32,
     };
 
-    private static double[] ToDouble(ReadOnlySpan<int> values)
+    private static byte[] ToUInt8(ReadOnlySpan<int> values, string name)
     {
-        var result = new double[values.Length];
+        var result = new byte[values.Length];
         for (int i = 0; i < values.Length; i++)
-            result[i] = values[i];
-        return result;
-    }
-
-    private static double[] ToDouble(ReadOnlySpan<float> values)
-    {
-        var result = new double[values.Length];
-        for (int i = 0; i < values.Length; i++)
-            result[i] = values[i];
+        {
+            if ((uint)values[i] > byte.MaxValue)
+                throw new ArgumentException($"{name}: value {values[i]} at voxel {i} is not representable as UInt8");
+            result[i] = (byte)values[i];
+        }
         return result;
     }
 }

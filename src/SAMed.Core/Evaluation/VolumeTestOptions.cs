@@ -51,5 +51,20 @@ public sealed record VolumeTestOptions
     }
 }
 
-/// <summary>Progress of a test run: after each batch of slices of a case, and when the case's metrics are done.</summary>
-public sealed record VolumeTestProgress(int CaseIndex, int CaseCount, string Case, int SlicesDone, int SliceCount, CaseEvaluation? Result);
+/// <summary>What a test run is doing with a case.</summary>
+public enum VolumeTestStage
+{
+    Reading,
+    Segmenting,
+    Scoring,
+    WritingNifti,
+}
+
+/// <summary>
+/// Progress of a test run: when a case is being read, after each batch of slices, while its metrics are computed
+/// and its NIfTI files written, and when the case's metrics are done (<see cref="Result"/> set).
+/// </summary>
+public sealed record VolumeTestProgress(int CaseIndex, int CaseCount, string Case, int SlicesDone, int SliceCount, CaseEvaluation? Result)
+{
+    public VolumeTestStage Stage { get; init; } = VolumeTestStage.Segmenting;
+}

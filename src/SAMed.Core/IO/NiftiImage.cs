@@ -124,6 +124,48 @@ public sealed class NiftiImage
     }
 
     /// <summary>
+    /// Scaled values (computed as <see cref="ToFloat"/> does) of the voxels start, start + step, start + 2 step, ...
+    /// (flat indices, x fastest) into <paramref name="destination"/>: a row of a slice without converting the volume.
+    /// </summary>
+    public void CopyFloats(long start, long step, Span<float> destination)
+    {
+        long last = start + (destination.Length - 1) * step;
+        if (destination.Length > 0 && (start < 0 || step < 1 || last >= VoxelCount))
+            throw new ArgumentOutOfRangeException(nameof(start), $"voxels {start} + k * {step}, k < {destination.Length}, are outside [0, {VoxelCount})");
+        if (DataType == NiftiDataType.Float32 && !HasScaling && step == 1)
+        {
+            MemoryMarshal.Cast<byte, float>(data.AsSpan((int)(start * 4), destination.Length * 4)).CopyTo(destination);
+            return;
+        }
+        var type = DataType;
+        for (int i = 0; i < destination.Length; i++)
+        {
+            double raw = RawValue(type, data, start + i * step);
+            destination[i] = (float)(HasScaling ? raw * slope + intercept : raw);
+        }
+    }
+
+    /// <summary>The flat index of the first stored NaN or infinity, or -1 (integer types hold none).</summary>
+    public long FirstNonFiniteVoxel()
+    {
+        if (DataType == NiftiDataType.Float32)
+        {
+            var values = MemoryMarshal.Cast<byte, float>(data);
+            for (int i = 0; i < values.Length; i++)
+                if (!float.IsFinite(values[i]))
+                    return i;
+        }
+        else if (DataType == NiftiDataType.Float64)
+        {
+            var values = MemoryMarshal.Cast<byte, double>(data);
+            for (int i = 0; i < values.Length; i++)
+                if (!double.IsFinite(values[i]))
+                    return i;
+        }
+        return -1;
+    }
+
+    /// <summary>
     /// A new image with <paramref name="like"/>'s geometry (affine, pixdim, qform/sform, units) and the given values,
     /// stored as <paramref name="type"/> without scaling. Values are x fastest; each must fit the type exactly.
     /// </summary>
@@ -143,6 +185,14 @@ public sealed class NiftiImage
         }
         return new NiftiImage(HeaderFor(like, shape, type), bytes);
     }
+
+    /// <summary>
+    /// A new image with <paramref name="like"/>'s geometry over <paramref name="data"/>, the voxels already stored as
+    /// <paramref name="type"/> (little-endian, x fastest, no scaling); the array is used, not copied. Equal to
+    /// <see cref="Create"/> with the same values.
+    /// </summary>
+    public static NiftiImage FromStored(NiftiHeader like, int[] shape, NiftiDataType type, byte[] data) =>
+        new(HeaderFor(like, shape, type), data);
 
     /// <summary>A label image on <paramref name="like"/>'s grid and geometry, as uint8 when every label is in 0..255 (else int16, uint16 or int32).</summary>
     public static NiftiImage FromLabels(NiftiImage like, ReadOnlySpan<int> labels)

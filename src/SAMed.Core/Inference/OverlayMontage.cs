@@ -32,11 +32,8 @@ public static class OverlayMontage
     {
         var labelled = new List<int>();
         for (int s = 0; s < slicer.SliceCount; s++)
-        {
-            var slice = LabelSlice(slicer, labels, s);
-            if (slice.Cast<int>().Any(v => v != 0))
+            if (slicer.AnyNonZero(labels, s))
                 labelled.Add(s);
-        }
         var pool = labelled.Count > 0 ? labelled : [.. Enumerable.Range(0, slicer.SliceCount)];
         int count = Math.Min(MaxTiles, pool.Count);
         return [.. Enumerable.Range(0, count).Select(i => pool[count == 1 ? pool.Count / 2 : (int)Math.Round(i * (pool.Count - 1) / (double)(count - 1))]).Distinct()];
@@ -44,14 +41,15 @@ public static class OverlayMontage
 
     /// <summary>Renders and writes the montage (temporary file, then rename).</summary>
     public static void Write(
-        string path, VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
+        string path, VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
     {
-        var (rgb, width, height) = Render(slicer, windowed, labels, classNames, orientation);
+        var (rgb, width, height) = Render(slicer, imageSlice, labels, classNames, orientation);
         Png.WriteRgb(path, rgb, width, height);
     }
 
+    /// <param name="imageSlice">The windowed grey values ([0, 1]) of a slice, as <see cref="VolumeSlicer.Slice(IO.NiftiImage, int)"/> lays it out; called only for the slices shown.</param>
     public static (byte[] Rgb, int Width, int Height) Render(
-        VolumeSlicer slicer, ReadOnlySpan<float> windowed, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
+        VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
     {
         bool flipRows = orientation is { Length: 3 } && orientation[slicer.RowAxis] is 'A' or 'S';
         bool flipColumns = orientation is { Length: 3 } && orientation[slicer.ColumnAxis] is 'R' or 'A';
@@ -75,7 +73,7 @@ public static class OverlayMontage
             int left = Margin + t % columns * (tileWidth + Margin);
             int top = Margin + t / columns * (titleHeight + tileHeight + Margin);
             BitmapFont.Draw(rgb, width, height, left, top, $"{AxisName(slicer.SliceAxis)}={chosen[t]}", (255, 255, 255), Scale);
-            var image = slicer.Slice(windowed, chosen[t]);
+            var image = imageSlice(chosen[t]);
             var label = LabelSlice(slicer, labels, chosen[t]);
             for (int y = 0; y < tileHeight; y++)
             {

@@ -44,5 +44,24 @@ public sealed record PredictOptions
 /// <summary>One predicted volume: where it came from and went, its grid, and voxels per class (index = label).</summary>
 public sealed record PredictResult(string Input, string Output, int[] Shape, long[] ClassVoxels, TimeSpan Elapsed, string? Overlay);
 
-/// <summary>Progress of a prediction: slices done of a volume.</summary>
-public sealed record PredictProgress(int VolumeIndex, int VolumeCount, string Input, int SlicesDone, int SliceCount);
+/// <summary>What a prediction is waiting for.</summary>
+public enum PredictStage
+{
+    /// <summary>The model segments slices.</summary>
+    Segmenting,
+
+    /// <summary>The volume is being read (decompressed); the first one of a run, or one that takes longer than the model's work on the one before.</summary>
+    Reading,
+
+    /// <summary>The previous volume is still being written.</summary>
+    Writing,
+}
+
+/// <summary>
+/// Progress of a prediction: slices done of the current volume, and of all volumes of the run (<see cref="SlicesDoneInRun"/>
+/// of <see cref="SliceCountInRun"/>; a single file: the same numbers).
+/// </summary>
+public sealed record PredictProgress(int VolumeIndex, int VolumeCount, string Input, int SlicesDone, int SliceCount, int SlicesDoneInRun, int SliceCountInRun)
+{
+    public PredictStage Stage { get; init; } = PredictStage.Segmenting;
+}

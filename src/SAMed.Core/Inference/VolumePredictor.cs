@@ -7,7 +7,10 @@ namespace SAMed.Inference;
 /// <summary>
 /// NIfTI volume in, NIfTI label map out: intensities windowed to [0, 1] as SAMed's preprocessing does, sliced along
 /// the configured axis, segmented with SAMed's per-slice protocol in batches, and written as uint8 labels on the
-/// input's exact grid (shape, affine, pixdim, qform/sform and their codes, units), through a temporary file.
+/// input's exact grid (shape, affine, pixdim, qform/sform and their codes, units) through <see cref="AtomicFile"/>.
+/// A volume is held once, in its stored type, with a one-byte label map beside it: each batch of slices is read
+/// from the stored voxels, windowed, segmented and put into the label map. Over a folder, the next volume is
+/// decompressed and the previous one written while the model works on the current one.
 /// </summary>
 public sealed class VolumePredictor
 {
@@ -25,43 +28,102 @@ public sealed class VolumePredictor
     public PredictOptions Options { get; }
 
     /// <summary>The label map of <paramref name="image"/> (uint8, same header geometry and shape).</summary>
-    public NiftiImage Predict(NiftiImage image, string source, Action<int, int>? progress = null)
+    /// <param name="progress">(slices done, slice count) after each batch.</param>
+    public NiftiImage Predict(NiftiImage image, string source, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
         var slicer = new VolumeSlicer(SpatialShape(image, source), Options.SliceAxis);
-        var values = Window(image.ToFloat(), source);
+        long bad = image.FirstNonFiniteVoxel();
+        if (bad >= 0)
+            throw new InvalidDataException($"{source}: voxel value {image.GetValue(bad)} at flat index {bad} (images must be finite)");
         var labels = new byte[image.VoxelCount];
+        progress?.Invoke(0, slicer.SliceCount);
         for (int start = 0; start < slicer.SliceCount; start += Options.BatchSize)
         {
+            cancel.ThrowIfCancellationRequested();
             int count = Math.Min(Options.BatchSize, slicer.SliceCount - start);
             var slices = new float[count][,];
             for (int i = 0; i < count; i++)
-                slices[i] = slicer.Slice(values, start + i);
+                slices[i] = WindowedSlice(image, slicer, start + i, source);
             var maps = segmenter.Segment(slices);
             if (maps.Count != count)
                 throw new InvalidOperationException($"the segmenter returned {maps.Count} label maps for {count} slices");
             for (int i = 0; i < count; i++)
                 slicer.Put(labels, start + i, maps[i]);
             progress?.Invoke(start + count, slicer.SliceCount);
+            // Each 512 x 512 slice leaves 1-4 MB of garbage on the large-object heap (slices, zooms, label maps); left to
+            // itself the collector lets it grow in proportion to the volume's own large arrays (about 3 bytes per voxel
+            // more at 300-600 slices), so it is collected batch by batch (a few ms with few managed objects alive).
+            GC.Collect();
         }
-        var result = new double[labels.Length];
-        for (int i = 0; i < labels.Length; i++)
-            result[i] = labels[i];
-        return NiftiImage.Create(image.Header, image.Shape, NiftiDataType.UInt8, result);
+        return NiftiImage.FromStored(image.Header, image.Shape, NiftiDataType.UInt8, labels);
     }
 
     /// <summary>Predicts one file and writes the label map to <paramref name="outputPath"/> (temporary file, then rename).</summary>
-    public PredictResult PredictFile(string inputPath, string outputPath, Action<int, int>? progress = null)
+    public PredictResult PredictFile(string inputPath, string outputPath, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
-        if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
-            throw new ArgumentException($"{outputPath}: the output would overwrite the input volume");
+        CheckOutput(inputPath, outputPath);
         var watch = Stopwatch.StartNew();
         var image = Nifti.Read(inputPath);
-        var labels = Predict(image, inputPath, progress);
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(outputPath));
-        if (directory is not null)
-            Directory.CreateDirectory(directory);
-        Nifti.Write(outputPath, labels);
+        var labels = Predict(image, inputPath, progress, cancel);
+        return Save(inputPath, outputPath, image, labels, watch);
+    }
 
+    /// <summary>
+    /// A file to a file (output ending in .nii or .nii.gz) or into a folder (same file name), or every .nii/.nii.gz
+    /// of a folder into a folder. Every input's header is read first (a bad file is named before any work); then
+    /// volume i + 1 is read and volume i - 1 written while volume i is segmented. A failure stops the run after the
+    /// volumes already finished are written; no partial output is left under a final name.
+    /// </summary>
+    public IReadOnlyList<PredictResult> PredictPath(
+        string input, string output, Action<PredictProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var jobs = Jobs(input, output);
+        var sliceCounts = new int[jobs.Count];
+        for (int i = 0; i < jobs.Count; i++)
+        {
+            CheckOutput(jobs[i].Input, jobs[i].Output);
+            var header = Nifti.ReadHeader(jobs[i].Input);
+            sliceCounts[i] = SpatialShape(header.Shape, jobs[i].Input)[Options.SliceAxis];
+        }
+        int total = sliceCounts.Sum(), before = 0;
+        var results = new PredictResult[jobs.Count];
+        Task<NiftiImage>? reading = StartReading(jobs[0].Input);
+        Task? writing = null;
+        try
+        {
+            for (int i = 0; i < jobs.Count; i++)
+            {
+                var (from, to) = jobs[i];
+                int index = i, done = before;
+                var watch = Stopwatch.StartNew();
+                progress?.Invoke(new PredictProgress(index, jobs.Count, from, 0, sliceCounts[i], done, total) { Stage = PredictStage.Reading });
+                var image = reading!.GetAwaiter().GetResult();
+                reading = i + 1 < jobs.Count ? StartReading(jobs[i + 1].Input) : null;
+                var labels = Predict(image, from, (d, n) => progress?.Invoke(new PredictProgress(index, jobs.Count, from, d, n, done + d, total)), cancel);
+                before += sliceCounts[i];
+                if (writing is not null)
+                {
+                    progress?.Invoke(new PredictProgress(index, jobs.Count, from, sliceCounts[i], sliceCounts[i], before, total) { Stage = PredictStage.Writing });
+                    writing.GetAwaiter().GetResult();
+                }
+                writing = Task.Run(() => results[index] = Save(from, to, image, labels, watch));
+            }
+            writing!.GetAwaiter().GetResult();
+            writing = null;
+        }
+        finally
+        {
+            // A volume being written when a later one fails is finished (it is complete); a read ahead is dropped.
+            Settle(writing);
+            Settle(reading);
+        }
+        return results;
+    }
+
+    /// <summary>Writes the label map, counts voxels per class and renders the overlay when asked.</summary>
+    private PredictResult Save(string inputPath, string outputPath, NiftiImage image, NiftiImage labels, Stopwatch watch)
+    {
+        Nifti.Write(outputPath, labels);
         var counts = new long[segmenter.NumClasses + 1];
         foreach (byte label in labels.RawData)
             counts[label]++;
@@ -70,27 +132,53 @@ public sealed class VolumePredictor
         {
             overlay = Path.Combine(Options.OverlayDir, NiftiStem(inputPath) + "_overlay.png");
             var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
-            OverlayMontage.Write(overlay, slicer, Window(image.ToFloat(), inputPath), labels.RawData,
+            OverlayMontage.Write(overlay, slicer, s => WindowedSlice(image, slicer, s, inputPath), labels.RawData,
                 Options.ClassNames ?? Evaluation.ClassNames.For(segmenter.NumClasses), image.Orientation);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
     }
 
     /// <summary>
-    /// A file to a file (output ending in .nii or .nii.gz) or into a folder (same file name), or every .nii/.nii.gz
-    /// of a folder into a folder.
+    /// Opens the file and allocates its voxel array here (so that the reading thread allocates nothing large while a
+    /// forward pass holds off the garbage collector), then decompresses it on the thread pool. Errors, including
+    /// opening errors, surface when the task is awaited.
     /// </summary>
-    public IReadOnlyList<PredictResult> PredictPath(string input, string output, Action<PredictProgress>? progress = null)
+    private static Task<NiftiImage> StartReading(string path)
     {
-        var jobs = Jobs(input, output);
-        var results = new List<PredictResult>(jobs.Count);
-        for (int i = 0; i < jobs.Count; i++)
+        NiftiReader reader;
+        byte[] data;
+        try
         {
-            var (from, to) = jobs[i];
-            int index = i;
-            results.Add(PredictFile(from, to, (done, total) => progress?.Invoke(new PredictProgress(index, jobs.Count, from, done, total))));
+            reader = NiftiReader.Open(path);
+            data = new byte[reader.DataLength];
         }
-        return results;
+        catch (Exception e)
+        {
+            return Task.FromException<NiftiImage>(e);
+        }
+        return Task.Run(() =>
+        {
+            using (reader)
+                return reader.ReadImage(data);
+        });
+    }
+
+    private static void Settle(Task? task)
+    {
+        try
+        {
+            task?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // The run already fails with the first error.
+        }
+    }
+
+    private static void CheckOutput(string inputPath, string outputPath)
+    {
+        if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
+            throw new ArgumentException($"{outputPath}: the output would overwrite the input volume");
     }
 
     /// <summary>The (input, output) file pairs for <see cref="PredictPath"/>.</summary>
@@ -122,23 +210,28 @@ public sealed class VolumePredictor
         return name;
     }
 
-    private float[] Window(float[] values, string source)
+    /// <summary>One slice as the segmenter gets it: scaled values, windowed to [0, 1] unless the options say not to.</summary>
+    private float[,] WindowedSlice(NiftiImage image, VolumeSlicer slicer, int index, string source)
     {
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i]))
-                throw new InvalidDataException($"{source}: voxel value {values[i]} at flat index {i} (images must be finite)");
-        if (!Options.ApplyWindow)
-            return values;
+        var slice = slicer.Slice(image, index);
         float min = (float)Options.WindowMin, max = (float)Options.WindowMax;
-        for (int i = 0; i < values.Length; i++)
-            values[i] = HuWindow.Apply(values[i], min, max);
-        return values;
+        for (int r = 0; r < slice.GetLength(0); r++)
+            for (int c = 0; c < slice.GetLength(1); c++)
+            {
+                float value = slice[r, c];
+                if (!float.IsFinite(value))
+                    throw new InvalidDataException($"{source}: voxel value {value} at flat index {slicer.FlatIndex(index, r, c)} (images must be finite)");
+                if (Options.ApplyWindow)
+                    slice[r, c] = HuWindow.Apply(value, min, max);
+            }
+        return slice;
     }
 
     /// <summary>[X, Y, Z] of a 3D volume (or a higher-rank one whose extra sizes are 1); anything else is an error naming the file.</summary>
-    private static int[] SpatialShape(NiftiImage image, string source)
+    private static int[] SpatialShape(NiftiImage image, string source) => SpatialShape(image.Shape, source);
+
+    private static int[] SpatialShape(int[] shape, string source)
     {
-        var shape = image.Shape;
         if (shape.Length < 3 || shape.Skip(3).Any(d => d != 1))
             throw new InvalidDataException($"{source}: image has shape [{string.Join(", ", shape)}] (rank {shape.Length}); a 3D volume is needed");
         return shape[..3];

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace SAMed.Inference;
 
 /// <summary>
@@ -54,6 +56,21 @@ public sealed class VolumeSlicer
         return slice;
     }
 
+    /// <summary>One slice of a NIfTI image's scaled values, read row by row from the stored voxels (the volume is not converted).</summary>
+    public float[,] Slice(IO.NiftiImage image, int index)
+    {
+        if (image.VoxelCount != (long)Shape[0] * Shape[1] * Shape[2])
+            throw new ArgumentException($"the image has {image.VoxelCount} voxels, the slicer's grid [{string.Join(", ", Shape)}] another number");
+        var slice = new float[Rows, Columns];
+        long origin = index * strides[SliceAxis];
+        for (int r = 0; r < Rows; r++)
+            image.CopyFloats(origin + r * strides[rowAxis], strides[columnAxis], MemoryMarshal.CreateSpan(ref slice[r, 0], Columns));
+        return slice;
+    }
+
+    /// <summary>The flat index (x fastest) of a slice's voxel.</summary>
+    public long FlatIndex(int index, int row, int column) => index * strides[SliceAxis] + row * strides[rowAxis] + column * strides[columnAxis];
+
     public int[,] Slice(ReadOnlySpan<byte> labels, int index)
     {
         var slice = new int[Rows, Columns];
@@ -65,6 +82,26 @@ public sealed class VolumeSlicer
                 slice[r, c] = labels[(int)(row + c * strides[columnAxis])];
         }
         return slice;
+    }
+
+    /// <summary>True when any voxel of the slice is non-zero (read in place, nothing allocated).</summary>
+    public bool AnyNonZero(ReadOnlySpan<byte> labels, int index)
+    {
+        long origin = index * strides[SliceAxis];
+        for (int r = 0; r < Rows; r++)
+        {
+            long row = origin + r * strides[rowAxis];
+            if (strides[columnAxis] == 1)
+            {
+                if (labels.Slice((int)row, Columns).ContainsAnyExcept((byte)0))
+                    return true;
+                continue;
+            }
+            for (int c = 0; c < Columns; c++)
+                if (labels[(int)(row + c * strides[columnAxis])] != 0)
+                    return true;
+        }
+        return false;
     }
 
     public void Put(Span<byte> volume, int index, int[,] labels)

@@ -31,12 +31,16 @@ public static class BenchCommand
         var globalKeep = Int("--global-softmax-kept", "Training: global-attention blocks (from the last) that keep their softmax for backward.", defaults.GlobalBlocksKeepingSoftmax);
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
+        var predict = new Option<string?>("--predict")
+        {
+            Description = "Instead of the other parts: time the whole predict of this NIfTI volume (random-init model, --batch slices per forward), its peak memory and its share of the matmul rate.",
+        };
         var json = new Option<string?>("--output", "-o", "--json") { Description = "Also write the results as JSON to this file." };
         var child = new Option<string?>("--memory-child") { Description = "Internal: run one workload and report its peak memory.", Hidden = true };
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, predict, json, child,
         };
         command.SetAction(result =>
         {
@@ -63,6 +67,11 @@ public static class BenchCommand
                 Data = !result.GetValue(noData),
             };
             options.ThrowIfInvalid();
+            if (result.GetValue(predict) is string volume)
+            {
+                Console.Write(PredictBenchmark.Run(options, volume, line => Console.Error.WriteLine($"bench: {line}")).Table());
+                return 0;
+            }
             if (result.GetValue(child) is string workload)
             {
                 BenchRunner.RunMemoryChild(options, Enum.Parse<MemoryWorkload>(workload, ignoreCase: true), Console.Out);

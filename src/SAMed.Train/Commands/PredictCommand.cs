@@ -50,8 +50,29 @@ public static class PredictCommand
 
             var predictor = new VolumePredictor(new SamedSliceSegmenter(loaded), options);
             var progress = new ConsoleProgress();
-            var results = predictor.PredictPath(from, to, p =>
-                progress.Update($"[{p.VolumeIndex + 1}/{p.VolumeCount}] {Path.GetFileName(p.Input)}: slices {p.SlicesDone}/{p.SliceCount}"));
+            var clock = new SliceClock();
+            using var interrupt = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                interrupt.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            IReadOnlyList<PredictResult> results;
+            try
+            {
+                results = predictor.PredictPath(from, to, p => progress.Update(ProgressLine(p, clock)), interrupt.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                progress.Done();
+                Console.Error.WriteLine("interrupted: label maps finished before the interruption are written; no partial output was left");
+                return 130;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
             progress.Done();
             var names = options.ClassNames ?? Evaluation.ClassNames.For(loaded.Config.NumClasses);
             foreach (var r in results)
@@ -84,6 +105,22 @@ public static class PredictCommand
             Console.WriteLine($"{r.Input} -> {r.Output} [{r.Height}x{r.Width}]; pixels: {string.Join(", ", present.DefaultIfEmpty("none"))}");
         }
         return 0;
+    }
+
+    /// <summary>"[2/5] ct.nii.gz: slices 40/300 (run 340/1500), 1.21 s/slice, ETA 23:20" and the like.</summary>
+    private static string ProgressLine(PredictProgress p, SliceClock clock)
+    {
+        string volume = $"[{p.VolumeIndex + 1}/{p.VolumeCount}] {Path.GetFileName(p.Input)}";
+        switch (p.Stage)
+        {
+            case PredictStage.Reading:
+                return $"{volume}: reading";
+            case PredictStage.Writing:
+                return $"{volume}: segmented; waiting for the previous label map to be written";
+        }
+        clock.Observe(p.SlicesDoneInRun);
+        string run = p.VolumeCount > 1 ? $" (run {p.SlicesDoneInRun}/{p.SliceCountInRun})" : "";
+        return $"{volume}: slices {p.SlicesDone}/{p.SliceCount}{run}{clock.Describe(p.SliceCountInRun - p.SlicesDoneInRun)}";
     }
 
     /// <summary>(apply, min, max) from "min,max" or "none"; null when not given.</summary>

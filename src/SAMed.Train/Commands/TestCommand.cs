@@ -75,11 +75,23 @@ public static class TestCommand
             var tester = new VolumeTester(new SamedSliceSegmenter(loaded), options);
             var progress = new ConsoleProgress();
             var started = DateTime.UtcNow;
+            SliceClock? clock = null;
             var report = tester.Run(volumes, p =>
             {
                 if (p.Result is null)
                 {
-                    progress.Update($"[{p.CaseIndex + 1}/{p.CaseCount}] {p.Case}: slices {p.SlicesDone}/{p.SliceCount}");
+                    string volume = $"[{p.CaseIndex + 1}/{p.CaseCount}] {p.Case}";
+                    if (p.Stage == VolumeTestStage.Reading)
+                        clock = new SliceClock();
+                    else if (p.Stage == VolumeTestStage.Segmenting)
+                        clock?.Observe(p.SlicesDone);
+                    progress.Update(p.Stage switch
+                    {
+                        VolumeTestStage.Reading => $"{volume}: reading",
+                        VolumeTestStage.Scoring => $"{volume}: Dice and HD95",
+                        VolumeTestStage.WritingNifti => $"{volume}: writing NIfTI",
+                        _ => $"{volume}: slices {p.SlicesDone}/{p.SliceCount}{clock?.Describe(p.SliceCount - p.SlicesDone)}",
+                    });
                     return;
                 }
                 progress.Done();

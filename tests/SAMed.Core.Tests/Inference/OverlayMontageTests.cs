@@ -24,17 +24,17 @@ public class OverlayMontageTests
         Assert.All(chosen, z => Assert.Contains(slicer.Slice(labels, z).Cast<int>(), v => v != 0));
         Assert.Equal(chosen.Order(), chosen);
 
-        var (rgb, width, height) = OverlayMontage.Render(slicer, windowed, labels, names, ct.Orientation);
+        var (rgb, width, height) = OverlayMontage.Render(slicer, i => slicer.Slice(windowed, i), labels, names, ct.Orientation);
         Assert.Equal(width * height * 3, rgb.Length);
         var coloured = Enumerable.Range(0, width * height).Count(i => rgb[3 * i] != rgb[3 * i + 1] || rgb[3 * i + 1] != rgb[3 * i + 2]);
         Assert.True(coloured > 1000, $"only {coloured} coloured pixels");
 
         string path = Path.Combine(TestFiles.TempDirectory(), "overlay.png");
-        OverlayMontage.Write(path, slicer, windowed, labels, names, ct.Orientation);
+        OverlayMontage.Write(path, slicer, i => slicer.Slice(windowed, i), labels, names, ct.Orientation);
         PngTests.AssertValidRgbPng(File.ReadAllBytes(path));
 
         // Flipping for the radiological view mirrors the tiles, so the picture changes but not its size.
-        var (plain, plainWidth, plainHeight) = OverlayMontage.Render(slicer, windowed, labels, names);
+        var (plain, plainWidth, plainHeight) = OverlayMontage.Render(slicer, i => slicer.Slice(windowed, i), labels, names);
         Assert.Equal((width, height), (plainWidth, plainHeight));
         Assert.NotEqual(rgb, plain);
     }

@@ -97,6 +97,15 @@ public class VolumePredictorTests
                 s.Put(labels, k, asLabels);
             }
             Assert.Equal(values.Select(v => (byte)v), labels);
+
+            var sparse = new byte[nx * ny * nz];
+            sparse[3 + nx * (1 + ny * 2)] = 7; // (x 3, y 1, z 2)
+            int marked = axis switch { 0 => 3, 1 => 1, _ => 2 };
+            for (int k = 0; k < s.SliceCount; k++)
+            {
+                Assert.Equal(k == marked, s.AnyNonZero(sparse, k));
+                Assert.Equal(s.Slice(sparse, k).Cast<int>().Any(v => v != 0), s.AnyNonZero(sparse, k));
+            }
         }
     }
 
@@ -156,6 +165,118 @@ public class VolumePredictorTests
         var bytes = File.ReadAllBytes(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 3)]);
         Assert.Contains(truncated, Assert.Throws<InvalidDataException>(() => predictor.PredictFile(truncated, Path.Combine(directory, "cut_seg.nii.gz"))).Message);
+    }
+
+    [Fact]
+    public void StreamedPredictionEqualsTheWholeVolumeOneOnTheRealCt()
+    {
+        // The streamed predictor against the whole-volume algorithm it replaced (every voxel converted and windowed
+        // first, slices cut from that array), with the tiny model and SAMed's zooms, byte for byte in the written file.
+        string input = SharedPaths.Data("totalseg-example", "ct_512.nii.gz");
+        string directory = TestFiles.TempDirectory();
+        using var model = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 64, InputSize = 64, NumClasses = 8, Seed = 5 });
+        var segmenter = new SamedSliceSegmenter(model);
+        var options = PredictOptions.From(model.Config) with { BatchSize = 3 };
+        var streamed = new VolumePredictor(segmenter, options).PredictPath(input, Path.Combine(directory, "streamed.nii.gz"));
+
+        string whole = Path.Combine(directory, "whole.nii.gz");
+        Nifti.Write(whole, WholeVolumePrediction(Nifti.Read(input), segmenter, options));
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(Assert.Single(streamed).Output));
+        Assert.Contains(Nifti.Read(whole).RawData.ToArray(), v => v != 0);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void StreamedSlicesAlongEveryAxisEqualTheWholeVolumeOnes(int axis)
+    {
+        var image = Nifti.Read(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        var segmenter = new RecordingSegmenter([]);
+        var options = new PredictOptions { SliceAxis = axis, BatchSize = 7 };
+        var streamed = new VolumePredictor(segmenter, options).Predict(image, "ct_3mm");
+        var whole = WholeVolumePrediction(image, segmenter, options);
+        Assert.Equal(whole.Header.ToBytes(), streamed.Header.ToBytes());
+        Assert.Equal(whole.RawData.ToArray(), streamed.RawData.ToArray());
+    }
+
+    [Fact]
+    public void AFailureHalfWayLeavesNoPartialOutputAndKeepsWhatWasWritten()
+    {
+        string directory = TestFiles.TempDirectory();
+        string inputs = Path.Combine(directory, "in"), outputs = Path.Combine(directory, "out");
+        Directory.CreateDirectory(inputs);
+        var ct = File.ReadAllBytes(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        File.WriteAllBytes(Path.Combine(inputs, "a.nii.gz"), ct);
+        File.WriteAllBytes(Path.Combine(inputs, "b.nii.gz"), ct[..(ct.Length / 2)]); // a whole header, half the voxels
+        File.WriteAllBytes(Path.Combine(inputs, "c.nii.gz"), ct);
+        Directory.CreateDirectory(outputs);
+        File.WriteAllText(Path.Combine(outputs, "c.nii.gz"), "an earlier result");
+
+        var predictor = new VolumePredictor(new RecordingSegmenter([]), new PredictOptions { BatchSize = 4 });
+        var error = Assert.Throws<InvalidDataException>(() => predictor.PredictPath(inputs, outputs));
+        Assert.Contains(Path.Combine(inputs, "b.nii.gz"), error.Message);
+        Assert.Equal(["a.nii.gz", "c.nii.gz"], Directory.GetFiles(outputs).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(Nifti.Read(Path.Combine(inputs, "a.nii.gz")).Shape, Nifti.Read(Path.Combine(outputs, "a.nii.gz")).Shape);
+
+        // The model failing (or the run being interrupted) in the middle of a volume: the old file stays as it was.
+        var failing = new VolumePredictor(new FailingSegmenter(failAfter: 2), new PredictOptions { BatchSize = 4 });
+        Assert.Throws<InvalidOperationException>(() => failing.PredictPath(Path.Combine(inputs, "c.nii.gz"), outputs));
+        using var interrupt = new CancellationTokenSource();
+        var progress = new List<PredictProgress>();
+        Assert.ThrowsAny<OperationCanceledException>(() => predictor.PredictPath(Path.Combine(inputs, "c.nii.gz"), outputs, p =>
+        {
+            progress.Add(p);
+            if (p.SlicesDone >= 8)
+                interrupt.Cancel();
+        }, interrupt.Token));
+        Assert.Equal(8, progress[^1].SlicesDone);
+        Assert.Equal("an earlier result", File.ReadAllText(Path.Combine(outputs, "c.nii.gz")));
+        Assert.Equal(["a.nii.gz", "c.nii.gz"], Directory.GetFiles(outputs).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void ProgressCountsSlicesOfTheVolumeAndOfTheRun()
+    {
+        string directory = TestFiles.TempDirectory();
+        var like = Nifti.Read(SharedPaths.Data("totalseg-example", "ct_3mm.nii.gz"));
+        Nifti.Write(Path.Combine(directory, "in", "a.nii"), NiftiImage.Create(like.Header, [4, 4, 3], NiftiDataType.Int16, new double[48]));
+        Nifti.Write(Path.Combine(directory, "in", "b.nii"), NiftiImage.Create(like.Header, [4, 4, 5], NiftiDataType.Int16, new double[80]));
+        var progress = new List<PredictProgress>();
+        new VolumePredictor(new RecordingSegmenter([]), new PredictOptions { BatchSize = 2 })
+            .PredictPath(Path.Combine(directory, "in"), Path.Combine(directory, "out"), progress.Add);
+        var segmenting = progress.Where(p => p.Stage == PredictStage.Segmenting).ToList();
+        Assert.Equal([0, 2, 3, 0, 2, 4, 5], segmenting.Select(p => p.SlicesDone));
+        Assert.Equal([0, 2, 3, 3, 5, 7, 8], segmenting.Select(p => p.SlicesDoneInRun));
+        Assert.All(progress, p => Assert.Equal(8, p.SliceCountInRun));
+        Assert.Equal(PredictStage.Reading, progress[0].Stage);
+    }
+
+    /// <summary>The whole-volume algorithm: all voxels to float32 and windowed, slices cut from that array, labels put back.</summary>
+    private static NiftiImage WholeVolumePrediction(NiftiImage image, ISliceSegmenter segmenter, PredictOptions options)
+    {
+        var values = image.ToFloat().Select(v => SAMed.Data.HuWindow.Apply(v, (float)options.WindowMin, (float)options.WindowMax)).ToArray();
+        var slicer = new VolumeSlicer(image.Shape[..3], options.SliceAxis);
+        var labels = new byte[values.Length];
+        for (int start = 0; start < slicer.SliceCount; start += options.BatchSize)
+        {
+            int count = Math.Min(options.BatchSize, slicer.SliceCount - start);
+            var maps = segmenter.Segment([.. Enumerable.Range(start, count).Select(k => slicer.Slice(values, k))]);
+            for (int i = 0; i < count; i++)
+                slicer.Put(labels, start + i, maps[i]);
+        }
+        return NiftiImage.Create(image.Header, image.Shape, NiftiDataType.UInt8, labels.Select(v => (double)v).ToArray());
+    }
+
+    /// <summary>Labels everything 0 for <paramref name="failAfter"/> batches, then throws.</summary>
+    private sealed class FailingSegmenter(int failAfter) : ISliceSegmenter
+    {
+        private int batches;
+
+        public int NumClasses => 2;
+
+        public IReadOnlyList<int[,]> Segment(IReadOnlyList<float[,]> slices) => ++batches > failAfter
+            ? throw new InvalidOperationException("the model failed")
+            : [.. slices.Select(s => new int[s.GetLength(0), s.GetLength(1)])];
     }
 
     /// <summary>Records the slices it gets and labels every pixel at or above 0.3125 (0 HU after windowing) as class 1.</summary>

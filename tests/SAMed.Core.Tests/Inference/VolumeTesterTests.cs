@@ -25,6 +25,11 @@ public class VolumeTesterTests
         Assert.Equal(2 + 3, segmenter.Calls); // ceil(6 / 4) + ceil(9 / 4) batches
         Assert.Contains(progress, p => p.CaseIndex == 1 && p.CaseCount == 2 && p.SlicesDone == 8 && p.SliceCount == 9 && p.Result is null);
         Assert.Equal(2, progress.Count(p => p.Result is not null));
+        var firstCase = progress.Where(p => p.CaseIndex == 0).ToList();
+        Assert.Equal(VolumeTestStage.Reading, firstCase[0].Stage);
+        Assert.Equal((VolumeTestStage.Segmenting, 0), (firstCase[1].Stage, firstCase[1].SlicesDone));
+        Assert.Equal(VolumeTestStage.Scoring, firstCase[^2].Stage);
+        Assert.NotNull(firstCase[^1].Result);
     }
 
     [Fact]
