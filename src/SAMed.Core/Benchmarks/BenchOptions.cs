@@ -35,10 +35,6 @@ public sealed record BenchOptions
     /// and after all of them: glibc's heap fragments over a training run, so the peak keeps rising for tens of steps.
     /// </summary>
     public int MemoryRuns { get; init; } = 12;
-    /// <summary>Training: keep the windowed blocks' attention softmax for backward instead of recomputing it (more memory; see ImageEncoderViT.KeepWindowedSoftmaxInTraining).</summary>
-    public bool KeepWindowSoftmax { get; init; }
-    /// <summary>Training: global-attention blocks (from the last) that keep their softmax for backward (ImageEncoderViT.GlobalBlocksKeepingSoftmax).</summary>
-    public int GlobalBlocksKeepingSoftmax { get; init; } = Modeling.ImageEncoderViT.DefaultGlobalBlocksKeepingSoftmax;
     /// <summary>Measure peak memory in child processes.</summary>
     public bool Memory { get; init; } = true;
     /// <summary>Measure data loading and augmentation.</summary>
@@ -49,11 +45,11 @@ public sealed record BenchOptions
 
     public void ThrowIfInvalid()
     {
-        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1 || MemoryRuns < 1 || GlobalBlocksKeepingSoftmax < 0)
+        if (MmapThreshold < 0 || ImageSize < 16 || Batch < 1 || Warmup < 0 || Iterations < 1 || Threads < 0 || NumClasses < 1 || Rank < 1 || MatmulSize < 1 || MemoryRuns < 1)
         {
             throw new ArgumentException(
                 $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
-                + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1), memory runs {MemoryRuns} (>= 1), global blocks keeping softmax {GlobalBlocksKeepingSoftmax} (>= 0)");
+                + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1), memory runs {MemoryRuns} (>= 1)");
         }
         var modelProblems = (ModelWorkloads.Spec(this) with { Precision = TrainingPrecision }).Problems();
         if (modelProblems.Count > 0)

@@ -27,8 +27,7 @@ public static class BenchReport
         text.AppendLine(CultureInfo.InvariantCulture,
             $"SAMed.NET bench: {o.ModelType} {o.ImageSize}x{o.ImageSize} batch {o.Batch}, {r.Threads} threads, {o.NumClasses} classes, {o.Strategy}{(o.Strategy == Adaptation.Strategies.Lora ? $" rank {o.Rank}" : "")}, "
             + $"inference {(o.MergeLora ? "LoRA merged" : "LoRA live")}{(o.Bfloat16 ? ", encoder bfloat16" : ", float32")}, training {o.TrainingPrecision}, "
-            + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}"
-            + $"{(o.KeepWindowSoftmax ? ", windowed softmax kept for backward" : "")}, softmax kept by {o.GlobalBlocksKeepingSoftmax} global block(s)");
+            + $"malloc mmap threshold {(o.MmapThreshold is int t ? t.ToString(CultureInfo.InvariantCulture) : "glibc default")}{(o.ReleaseHeap ? ", heap released after global blocks in training" : "")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{r.Machine}; libtorch {r.Libtorch}; {r.LoadAverage}; warmup {o.Warmup}, iterations {o.Iterations}");
         Line($"matmul {o.MatmulSize}^2 float32", $"{Timing(r.Matmul)}  = {r.MatmulGflops:F1} GFLOP/s at the fastest run");
         Line("inference forward (no grad)", Timing(r.InferenceForward));

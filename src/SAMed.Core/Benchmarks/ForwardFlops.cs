@@ -19,7 +19,7 @@ public sealed record FlopCount(
 /// <item>patch embed: 2 B n² D (3 p²);</item>
 /// <item>per block, with N = B n² real tokens and windows of L = w² tokens (windowed: the grid padded to whole
 /// windows of side w; global: one window, w = n): qkv 2 N D (3D) and proj 2 N D² (on the real tokens only: a
-/// padded token's projection is the qkv bias, see EncoderBlock); attention q kᵀ and attn v 2 · 2 N L D (only real
+/// padded token's projection is the qkv bias, see FastAttentionKernel); attention q kᵀ and attn v 2 · 2 N L D (only real
 /// tokens query; padded ones are keys and values, see RelPosAttention); decomposed rel-pos (each query against the
 /// h and w tables) 2 · 2 N w D; MLP 2 · 2 N D (rD) with r the MLP ratio; LoRA (when live, rank k) 2 · 2 N (D k + k D);</item>
 /// <item>neck: 2 N D C + 2 N C C 9 (C the prompt width);</item>

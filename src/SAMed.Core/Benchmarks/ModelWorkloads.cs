@@ -97,8 +97,6 @@ public static class ModelWorkloads
             TrainingPrecision.Apply(model, options.TrainingPrecision);
             model.train();
             model.Sam.ImageEncoder.ReleaseHeapInTraining = options.ReleaseHeap;
-            model.Sam.ImageEncoder.KeepWindowedSoftmaxInTraining = options.KeepWindowSoftmax;
-            model.Sam.ImageEncoder.GlobalBlocksKeepingSoftmax = options.GlobalBlocksKeepingSoftmax;
             images = Images(options);
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
             labels = torch.randint(0, options.NumClasses + 1, [options.Batch, lowRes, lowRes], dtype: ScalarType.Int64).DetachFromDisposeScope();

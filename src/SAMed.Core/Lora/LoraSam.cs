@@ -46,7 +46,7 @@ public sealed class LoraSam : AdaptedSam
             w_Bs.Add(bQ);
             w_As.Add(aV);
             w_Bs.Add(bV);
-            attention.QkvAdapter = new LoraQkv(aQ, bQ, aV, bV);
+            attention.QkvAdapter = new LoraQkv(attention, aQ, bQ, aV, bV);
         }
         ResetParameters();
         register_module(nameof(w_As), w_As);
@@ -102,10 +102,10 @@ public sealed class LoraSam : AdaptedSam
 
     private static string LoraKey(string kind, int index) => $"{kind}_{index:D3}";
 
-    /// <summary>qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v, as one autograd node (<see cref="LoraQkvProjection"/>).</summary>
-    private sealed class LoraQkv(Linear aQ, Linear bQ, Linear aV, Linear bV) : IQkvAdapter
+    /// <summary>qkv(x) with B_q(A_q(x)) added to q and B_v(A_v(x)) to v, computed by the attention's kernel (<see cref="IAttentionKernel.ProjectWithLora"/>).</summary>
+    private sealed class LoraQkv(EncoderAttention attention, Linear aQ, Linear bQ, Linear aV, Linear bV) : IQkvAdapter
     {
         public Tensor Project(Tensor input, Tensor weight, Tensor? bias) =>
-            LoraQkvProjection.Project(input, weight, bias, aQ.weight!, bQ.weight!, aV.weight!, bV.weight!);
+            attention.Kernel.ProjectWithLora(input, weight, bias, aQ.weight!, bQ.weight!, aV.weight!, bV.weight!);
     }
 }

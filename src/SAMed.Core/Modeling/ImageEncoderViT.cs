@@ -1,3 +1,4 @@
+using SAMed.Kernels;
 using SAMed.TorchInterop;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -38,7 +39,6 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
                 inputSize: tokens,
                 device: device));
         }
-        GlobalBlocksKeepingSoftmax = DefaultGlobalBlocksKeepingSoftmax;
         neck = nn.Sequential(
             nn.Conv2d(config.EncoderEmbedDim, config.PromptEmbedDim, kernel_size: 1, bias: false, device: device),
             new LayerNorm2d(config.PromptEmbedDim, device: device),
@@ -48,9 +48,6 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     }
 
     public int ImgSize { get; }
-
-    /// <summary>See <see cref="GlobalBlocksKeepingSoftmax"/>.</summary>
-    public const int DefaultGlobalBlocksKeepingSoftmax = 0;
 
     public IReadOnlyList<EncoderBlock> Blocks => [.. blocks];
 
@@ -63,37 +60,14 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
     public bool ReleaseHeapInTraining { get; set; }
 
     /// <summary>
-    /// In training, keep the windowed blocks' attention softmax for backward instead of recomputing it
-    /// (<see cref="EncoderAttention.KeepsSoftmaxInTraining"/>). Off by default: since only real tokens query, a
-    /// window's softmax is small enough to recompute in cache, while keeping it costs an explicit forward instead of
-    /// the fused kernel and 77 MiB of saved tensors for vit_b at 512; no faster overall (docs/performance.md).
+    /// Sets how every block computes its attention (<see cref="EncoderAttention.Kernel"/>): the hand-written kernels by
+    /// default, <see cref="PlainAttentionKernel"/> for SAM's formulas through libtorch's autograd.
     /// </summary>
-    public bool KeepWindowedSoftmaxInTraining
+    public void UseAttentionKernel(IAttentionKernel kernel)
     {
-        get => blocks.Any(b => b.WindowSize > 0 && b.Attn.KeepsSoftmaxInTraining);
-        set
-        {
-            foreach (var block in blocks.Where(b => b.WindowSize > 0))
-                block.Attn.KeepsSoftmaxInTraining = value;
-        }
-    }
-
-    /// <summary>
-    /// In training, the number of global-attention blocks, counted from the last, that keep their softmax for
-    /// backward instead of recomputing it. Each costs [B, heads, n², n²] floats (48 MiB for vit_b at 512) and trades
-    /// the fused forward kernel for an explicit softmax; on this project's CPU that was no faster overall
-    /// (docs/performance.md), so the default is 0. Worth measuring on a GPU with memory to spare.
-    /// </summary>
-    public int GlobalBlocksKeepingSoftmax
-    {
-        get => blocks.Count(b => b.WindowSize == 0 && b.Attn.KeepsSoftmaxInTraining);
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            var global = blocks.Where(b => b.WindowSize == 0).ToList();
-            for (int i = 0; i < global.Count; i++)
-                global[i].Attn.KeepsSoftmaxInTraining = i >= global.Count - value;
-        }
+        ArgumentNullException.ThrowIfNull(kernel);
+        foreach (var block in blocks)
+            block.Attn.Kernel = kernel;
     }
 
     /// <summary>
@@ -133,24 +107,6 @@ public sealed class ImageEncoderViT : nn.Module<Tensor, Tensor>
         using (tokens)
         using (var channelsFirst = tokens.permute(0, 3, 1, 2))
             return neck.forward(channelsFirst);
-    }
-}
-
-/// <summary>Image to patch embedding: a strided convolution, output channels last [B, H, W, C].</summary>
-public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
-{
-    private readonly Conv2d proj;
-
-    public PatchEmbed(int patchSize, int inChans, int embedDim, Device? device = null) : base(nameof(PatchEmbed))
-    {
-        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize, device: device);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var projected = proj.forward(x);
-        return projected.permute(0, 2, 3, 1);
     }
 }
 
@@ -207,18 +163,8 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var shortcut = x;
-        var h = norm1.forward(x);
-        if (window_size > 0)
-        {
-            // SAM pads the normalised tokens with zeros and runs qkv and proj on whole windows. Padded tokens project
-            // to the qkv bias, and proj acts token by token, so both run on the real tokens only: the same result
-            // without the padded tokens' share of the two largest products (1764 -> 1024 tokens for vit_b at 512).
-            h = attn.Proj(attn.AttendInWindows(attn.Project(h, withBias: false), window_size));
-        }
-        else
-        {
-            h = attn.forward(h);
-        }
+        // window_partition, attn and window_unpartition (SAM's Block.forward), as the attention's kernel computes them.
+        var h = attn.InWindows(norm1.forward(x), window_size);
         // Med-SA applies Space_Adapter to the attention output before window_unpartition; it acts token by token, so
         // applying it to the real tokens after the partition is undone is the same.
         if (Space_Adapter is not null)
@@ -232,7 +178,7 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Pads [B, H, W, C] to whole windows and splits it into [B * windows, ws, ws, C].</summary>
+    /// <summary>SAM's window_partition: pads [B, H, W, C] with zeros to whole windows and splits it into [B * windows, ws, ws, C].</summary>
     public static (Tensor Windows, (long H, long W) Padded) WindowPartition(Tensor x, int windowSize)
     {
         long b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3];
@@ -246,7 +192,7 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
         return (windows, (hp, wp));
     }
 
-    /// <summary>Reverses <see cref="WindowPartition"/> and removes the padding.</summary>
+    /// <summary>SAM's window_unpartition: reverses <see cref="WindowPartition"/> and removes the padding.</summary>
     public static Tensor WindowUnpartition(Tensor windows, int windowSize, (long H, long W) padded, (long H, long W) original)
     {
         var (hp, wp) = padded;
@@ -260,7 +206,11 @@ public sealed class EncoderBlock : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Multi-head attention with decomposed relative position embeddings (MViTv2), on [B, H, W, C].</summary>
+/// <summary>
+/// SAM's Attention: multi-head attention with decomposed relative position embeddings (MViTv2), on [B, H, W, C].
+/// <see cref="forward"/> is SAM's formula through libtorch's autograd; an encoder block reaches it through
+/// <see cref="Kernel"/>, which may compute the same with hand-written kernels.
+/// </summary>
 public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 {
     private readonly Linear qkv;
@@ -286,21 +236,31 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
 
     public int Dim { get; }
 
-    /// <summary>
-    /// In training, keep the attention softmax for backward instead of recomputing it (see
-    /// <see cref="RelPosAttention.Apply"/>). Set by <see cref="ImageEncoderViT.KeepWindowedSoftmaxInTraining"/> and
-    /// <see cref="ImageEncoderViT.GlobalBlocksKeepingSoftmax"/>.
-    /// </summary>
-    public bool KeepsSoftmaxInTraining { get; set; }
+    public int NumHeads => num_heads;
 
     public Linear Qkv => qkv;
 
+    /// <summary>The position table along the height (rel_pos_h), if the block uses relative positions.</summary>
+    public Parameter? RelPosH => rel_pos_h;
+
+    /// <summary>The position table along the width (rel_pos_w), if the block uses relative positions.</summary>
+    public Parameter? RelPosW => rel_pos_w;
+
     /// <summary>
-    /// LoRA's hook into the fused qkv projection: given the block input and qkv(x), it adds its updates to the
-    /// q and v slices. Not a registered submodule, so the SAM state dict stays that of an official checkpoint.
+    /// LoRA's hook into the fused qkv projection: given the block input, the qkv weight and bias, it returns qkv(x)
+    /// with its updates on the q and v slices. Not a registered submodule, so the SAM state dict stays that of an
+    /// official checkpoint.
     /// </summary>
     public IQkvAdapter? QkvAdapter { get; set; }
 
+    /// <summary>
+    /// How the block computes this attention in its windows, and LoRA's projection: the one place where the
+    /// hand-written kernels (<see cref="FastAttentionKernel"/>) are chosen over SAM's plain formulas
+    /// (<see cref="PlainAttentionKernel"/>, the specification they are tested against).
+    /// </summary>
+    public IAttentionKernel Kernel { get; set; } = FastAttentionKernel.Instance;
+
+    /// <summary>SAM's Attention.forward on [B, H, W, dim] (windows or the whole grid): proj(attention(qkv(x))).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
@@ -308,7 +268,13 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// qkv(x) with LoRA's updates, [B, H, W, 3 * dim]. Without the bias, for callers that add it after padding
+    /// What SAM's Block does with its normalised tokens [B, H, W, dim]: window_partition (window size &gt; 0), this
+    /// attention, window_unpartition; computed by <see cref="Kernel"/>.
+    /// </summary>
+    public Tensor InWindows(Tensor x, int windowSize) => Kernel.Forward(this, x, windowSize);
+
+    /// <summary>
+    /// qkv(x) with the adapter's updates, [B, H, W, 3 * dim]. Without the bias, for callers that add it after padding
     /// (a zero-padded token's projection is exactly the bias).
     /// </summary>
     public Tensor Project(Tensor x, bool withBias = true)
@@ -319,46 +285,17 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         return bias is null ? F.linear(x, qkv.weight!) : qkv.forward(x);
     }
 
-    /// <summary>
-    /// Window attention of fused projections without the qkv bias ([B, H, W, 3 * dim] from
-    /// <c>Project(x, withBias: false)</c>): SAM's zero-padding to whole windows (a padded token's projection is the
-    /// bias), attention in each window, and back to [B, H, W, dim] before the output projection.
-    /// </summary>
-    public Tensor AttendInWindows(Tensor fusedWithoutBias, int windowSize) => Attend(fusedWithoutBias, windowSize, qkv.bias);
-
     /// <summary>The output projection, [..., dim].</summary>
     public Tensor Proj(Tensor x) => proj.forward(x);
 
-    /// <summary>Multi-head attention of fused projections [B, H, W, 3 * dim] before the output projection: [B, H, W, dim].</summary>
-    public Tensor Attend(Tensor fused) => Attend(fused, windowSize: 0, qkvBias: null);
-
-    /// <summary>Attention over the whole grid (window size 0) or in padded windows, <paramref name="qkvBias"/> (if any) added to every token, padded ones included.</summary>
-    private Tensor Attend(Tensor fused, int windowSize, Tensor? qkvBias)
+    /// <summary>
+    /// SAM's attention of fused projections [B, H, W, 3 * dim] through libtorch's autograd, before the output
+    /// projection: [B, H, W, dim]. softmax(q k^T * scale + rel_h + rel_w) v with the rel-pos bias as a float mask of
+    /// scaled_dot_product_attention, whose default scale, 1 / sqrt(head_dim), is SAM's.
+    /// </summary>
+    public Tensor Attend(Tensor fused)
     {
         using var scope = torch.NewDisposeScope();
-        long height = fused.shape[1], width = fused.shape[2];
-        var (gridH, gridW) = windowSize > 0 ? (windowSize, windowSize) : (height, width);
-        if (HasFrozenRelPos(out var tableH, out var tableW, gridH, gridW))
-        {
-            var result = UsesRelPosAttention(fused, rel_pos_h!, rel_pos_w!)
-                ? RelPosAttention.Apply(fused, num_heads, tableH, tableW, KeepsSoftmaxInTraining, windowSize, qkvBias)
-                : RelPosAttention.Compute(fused, num_heads, tableH, tableW, windowSize, qkvBias);
-            return result.MoveToOuterDisposeScope();
-        }
-        if (windowSize == 0)
-            return AttendWithAutograd(qkvBias is null ? fused : fused + qkvBias).MoveToOuterDisposeScope();
-        var (windows, padded) = EncoderBlock.WindowPartition(fused, windowSize);
-        if (qkvBias is not null)
-            windows = windows + qkvBias;
-        return EncoderBlock.WindowUnpartition(AttendWithAutograd(windows), windowSize, padded, (height, width)).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// SAM's attention through libtorch's autograd, the rel-pos bias as a float mask: for trainable position tables
-    /// (not SAMed's recipe) and blocks without them. [B, H, W, 3 * dim] to [B, H, W, dim].
-    /// </summary>
-    private Tensor AttendWithAutograd(Tensor fused)
-    {
         long b = fused.shape[0], h = fused.shape[1], w = fused.shape[2];
 
         // qkv with shape (3, B, nHead, H * W, C), then q, k, v with shape (B, nHead, H * W, C)
@@ -367,36 +304,14 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         var k = heads[1];
         var v = heads[2];
 
-        // softmax(q k^T * scale + rel_h + rel_w) v. The default scale of scaled_dot_product_attention, 1 / sqrt(head_dim), is SAM's.
         Tensor? bias = rel_pos_h is null || rel_pos_w is null
             ? null
             : DecomposedRelPosBias(q.reshape(b * num_heads, h * w, -1), rel_pos_h, rel_pos_w, (h, w), (h, w)).view(b, num_heads, h * w, h * w);
         var attended = F.scaled_dot_product_attention(q, k, v, bias);
-        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1);
+        return attended.permute(0, 2, 1, 3).reshape(b, h, w, -1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The position tables for an h x w grid when there are tables and they get no gradient.</summary>
-    private bool HasFrozenRelPos(out Tensor tableH, out Tensor tableW, long h, long w)
-    {
-        if (rel_pos_h is null || rel_pos_w is null || rel_pos_h.requires_grad || rel_pos_w.requires_grad)
-        {
-            tableH = tableW = null!;
-            return false;
-        }
-        tableH = GetRelPos(h, h, rel_pos_h);
-        tableW = GetRelPos(w, w, rel_pos_w);
-        return true;
-    }
-
-    /// <summary>
-    /// Whether attention goes through <see cref="RelPosAttention"/> with autograd: when autograd will need the
-    /// input's gradient and the position tables are frozen (SAMed's training), so that no [heads, L, L] softmax is kept
-    /// for backward beyond what <see cref="KeepsSoftmaxInTraining"/> asks for.
-    /// </summary>
-    public static bool UsesRelPosAttention(Tensor input, Tensor relPosH, Tensor relPosW) =>
-        torch.is_grad_enabled() && input.requires_grad && !relPosH.requires_grad && !relPosW.requires_grad;
-
-    /// <summary>Relative positional embeddings for every (query, key) offset, interpolated if needed.</summary>
+    /// <summary>SAM's get_rel_pos: relative positional embeddings for every (query, key) offset, interpolated if needed.</summary>
     public static Tensor GetRelPos(long qSize, long kSize, Tensor relPos)
     {
         long maxRelDist = 2 * Math.Max(qSize, kSize) - 1;
@@ -424,7 +339,7 @@ public sealed class EncoderAttention : nn.Module<Tensor, Tensor>
         return resized[indexes];
     }
 
-    /// <summary>rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>
+    /// <summary>SAM's add_decomposed_rel_pos without the scores: rel_h + rel_w as one [B, qH * qW, kH * kW] bias, from the unscaled q [B, qH * qW, C].</summary>
     public static Tensor DecomposedRelPosBias(Tensor q, Tensor relPosH, Tensor relPosW, (long H, long W) qSize, (long H, long W) kSize)
     {
         using var rh = GetRelPos(qSize.H, kSize.H, relPosH);
@@ -452,4 +367,22 @@ public interface IQkvAdapter
 {
     /// <summary>x W^T (+ <paramref name="bias"/>, if any) with the updates, [..., 3 * dim].</summary>
     Tensor Project(Tensor input, Tensor weight, Tensor? bias);
+}
+
+/// <summary>Image to patch embedding: a strided convolution, output channels last [B, H, W, C].</summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d proj;
+
+    public PatchEmbed(int patchSize, int inChans, int embedDim, Device? device = null) : base(nameof(PatchEmbed))
+    {
+        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize, device: device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var projected = proj.forward(x);
+        return projected.permute(0, 2, 3, 1);
+    }
 }

@@ -27,8 +27,6 @@ public static class BenchCommand
         var bf16 = new Option<bool>("--bf16") { Description = "Image encoder in bfloat16 for inference and the training step (LoRA, decoder, AdamW and loss stay float32; needs a CPU with fast bf16)." };
         var releaseHeap = new Option<bool>("--release-heap") { Description = "Training: return freed heap pages to the system after each global-attention block (less memory, slower step)." };
         var memoryRuns = Int("--memory-runs", "Runs of each workload in its peak-memory child (the peak is also given after warmup + 1).", defaults.MemoryRuns);
-        var keepWindowSoftmax = new Option<bool>("--keep-window-softmax") { Description = "Training: keep the windowed blocks' attention softmax for backward instead of recomputing it (more memory)." };
-        var globalKeep = Int("--global-softmax-kept", "Training: global-attention blocks (from the last) that keep their softmax for backward.", defaults.GlobalBlocksKeepingSoftmax);
         var noMemory = new Option<bool>("--no-memory") { Description = "Skip the peak-memory child processes." };
         var noData = new Option<bool>("--no-data") { Description = "Skip the data loading benchmark." };
         var predict = new Option<string?>("--predict")
@@ -40,7 +38,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Benchmark inference, a training step and data loading; report FLOP rate, memory and the machine's matmul limit.")
         {
-            model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, keepWindowSoftmax, globalKeep, noMemory, noData, predict, json, child,
+            model, image, batch, threads, warmup, iterations, numClasses, rank, strategy, matmul, mmap, liveLora, bf16, releaseHeap, memoryRuns, noMemory, noData, predict, json, child,
         };
         command.SetAction(result =>
         {
@@ -61,8 +59,6 @@ public static class BenchCommand
                 Bfloat16 = result.GetValue(bf16),
                 ReleaseHeap = result.GetValue(releaseHeap),
                 MemoryRuns = result.GetValue(memoryRuns),
-                KeepWindowSoftmax = result.GetValue(keepWindowSoftmax),
-                GlobalBlocksKeepingSoftmax = result.GetValue(globalKeep),
                 Memory = !result.GetValue(noMemory),
                 Data = !result.GetValue(noData),
             };
@@ -88,8 +84,6 @@ public static class BenchCommand
                     "--rank", Text(options.Rank), "--strategy", options.Strategy, "--mmap-threshold", Text(options.MmapThreshold ?? -1), .. options.MergeLora ? Array.Empty<string>() : ["--live-lora"],
                     .. options.Bfloat16 ? ["--bf16"] : Array.Empty<string>(),
                     .. options.ReleaseHeap ? ["--release-heap"] : Array.Empty<string>(),
-                    .. options.KeepWindowSoftmax ? ["--keep-window-softmax"] : Array.Empty<string>(),
-                    "--global-softmax-kept", Text(options.GlobalBlocksKeepingSoftmax),
                     "--memory-runs", Text(options.MemoryRuns), "--memory-child", workload.ToString(),
                 ];
                 return PeakMemory.RunChild(executable, arguments);

@@ -1,20 +1,21 @@
+using SAMed.Modeling;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace SAMed.Modeling;
+namespace SAMed.Kernels;
 
 /// <summary>
 /// SAM's encoder attention on fused projections: softmax(q k^T / sqrt(d) + rel_h + rel_w) v, where the decomposed
 /// relative-position bias is computed from q and fixed (frozen) position tables. A custom autograd function for
-/// training, and the same computation without autograd for inference.
+/// training, and the same computation without autograd for inference. Its specification is SAM's attention through
+/// libtorch's autograd, <see cref="EncoderAttention.Attend"/> on SAM's zero-padded windows.
 /// <para>
 /// With the bias as a float mask that needs a gradient, libtorch's scaled_dot_product_attention falls back to its
 /// math path, which keeps every block's [heads, L, L] softmax for backward (318 MiB for vit_b at 512 x 512). Here the
 /// forward keeps only the fused q/k/v input; backward recomputes the softmax chunk by chunk, in the manner of flash
-/// attention, and forms the bias gradient's share of dq directly. Optionally the softmax is kept instead (small
-/// windows, where recomputing costs the most per byte).
+/// attention, and forms the bias gradient's share of dq directly.
 /// </para>
 /// <para>
 /// Input and output stay in the projection layouts ([B, H, W, 3 * dim] in, [B, H, W, dim] out, heads interleaved
@@ -50,33 +51,28 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
     /// them; tables from <see cref="EncoderAttention.GetRelPos"/> (for the attended grid: the window, or H and W)
     /// get no gradient. Returns [B, H, W, heads * d], before the output projection.
     /// </summary>
-    /// <param name="keepProbabilities">
-    /// Keep the softmax for backward instead of recomputing it: faster backward for the price of [windows, heads, L, L]
-    /// floats (the encoder keeps it for its windowed blocks).
-    /// </param>
     /// <param name="windowSize">
     /// 0: attend over the whole grid. Otherwise SAM's window attention: the grid is padded to whole windows, padded
     /// tokens projecting to <paramref name="qkvBias"/>, which is then added to every token (so <paramref name="fused"/>
     /// comes without it); only the unpadded input is kept for backward, which partitions it again.
     /// </param>
-    public static Tensor Apply(Tensor fused, int heads, Tensor relPosH, Tensor relPosW, bool keepProbabilities = false, int windowSize = 0, Tensor? qkvBias = null) =>
-        apply(fused, relPosH, relPosW, qkvBias!, heads, keepProbabilities, windowSize);
+    public static Tensor Apply(Tensor fused, int heads, Tensor relPosH, Tensor relPosW, int windowSize = 0, Tensor? qkvBias = null) =>
+        apply(fused, relPosH, relPosW, qkvBias!, heads, windowSize);
 
     /// <summary>The same attention without autograd (inference).</summary>
     public static Tensor Compute(Tensor fused, int heads, Tensor relPosH, Tensor relPosW, int windowSize = 0, Tensor? qkvBias = null)
     {
         using var noGrad = torch.no_grad();
-        return Attend(Grid.Of(fused, heads, windowSize), fused, qkvBias, relPosH, relPosW, kept: null);
+        return Attend(Grid.Of(fused, heads, windowSize), fused, qkvBias, relPosH, relPosW);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (fused, relPosH, relPosW, qkvBias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor);
-        var grid = Grid.Of(fused, (int)vars[4], (int)vars[6]);
-        var kept = (bool)vars[5] ? new List<Tensor>() : null;
-        var output = Attend(grid, fused, qkvBias, relPosH, relPosW, kept);
+        var grid = Grid.Of(fused, (int)vars[4], (int)vars[5]);
+        var output = Attend(grid, fused, qkvBias, relPosH, relPosW);
         // Saved after forward returns: the tensors must outlive this call (the caller's dispose scope frees the handles).
-        ctx.save_for_backward([fused, relPosH, relPosW, qkvBias!, .. kept ?? []]);
+        ctx.save_for_backward([fused, relPosH, relPosW, qkvBias!]);
         ctx.save_data(GridKey, grid);
         return output;
     }
@@ -88,12 +84,10 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
         using (var scope = NewDisposeScope())
         {
             var (fused, relPosH, relPosW, qkvBias) = (saved[0], saved[1], saved[2], saved[3]);
-            var kept = saved.Count > 4 ? saved.Skip(4).ToList() : null;
             var grid = (Grid)ctx.get_data(GridKey);
             gradFused = torch.empty_like(fused);
             using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
             using var minusOne = (-1.0).ToScalar();
-            int keptIndex = 0;
             foreach (var window in grid.Windows())
             {
                 using var windowScope = NewDisposeScope();
@@ -118,7 +112,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
                     var k = Grouped(HeadsFirst(projections, head, count, 1));
                     var v = Grouped(HeadsFirst(projections, head, count, 2));
                     var gradOutC = Grouped(HeadsFirst(gradOut, head, count));
-                    var probabilities = kept?[keptIndex++] ?? Probabilities(q, k, tableH, tableW, querySize, grid.WindowGrid, scale);
+                    var probabilities = Probabilities(q, k, tableH, tableW, querySize, grid.WindowGrid, scale);
                     Store(gradKV, head, count, 1, KeyGradient(probabilities, gradOutC, grid.Covers(window)));
 
                     // dS = P * (dP - rowsum(P * dP)), built in dP's buffer.
@@ -139,7 +133,7 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             gradFused.MoveToOuterDisposeScope();
         }
         bookkeeping.End(ctx, saved, gradOutput, gradFused);
-        return [gradFused, null!, null!, null!, null!, null!, null!];
+        return [gradFused, null!, null!, null!, null!, null!];
     }
 
     /// <summary>
@@ -157,12 +151,11 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             yield return (start, Math.Min(length, heads - start));
     }
 
-    /// <summary>Forward, window by window and chunk by chunk, into [B, H, W, heads * d]; each chunk's softmax also into <paramref name="kept"/> (in order) if given.</summary>
-    private static Tensor Attend(Grid grid, Tensor fused, Tensor? qkvBias, Tensor relPosH, Tensor relPosW, List<Tensor>? kept)
+    /// <summary>Forward, window by window and chunk by chunk, into [B, H, W, heads * d].</summary>
+    private static Tensor Attend(Grid grid, Tensor fused, Tensor? qkvBias, Tensor relPosH, Tensor relPosW)
     {
         using var scope = NewDisposeScope();
         var output = torch.empty([fused.shape[0], fused.shape[1], fused.shape[2], grid.Heads * grid.HeadDim], dtype: fused.dtype, device: fused.device);
-        using var scale = (1.0 / Math.Sqrt(grid.HeadDim)).ToScalar();
         foreach (var window in grid.Windows())
         {
             using var windowScope = NewDisposeScope();
@@ -175,24 +168,9 @@ public sealed class RelPosAttention : autograd.SingleTensorFunction<RelPosAttent
             {
                 using var chunkScope = NewDisposeScope();
                 var (q4, k4, v4) = (HeadsFirst(queries, head, count), HeadsFirst(projections, head, count, 1), HeadsFirst(projections, head, count, 2));
-                var q = Grouped(q4);
-                Tensor result;
-                if (kept is not null)
-                {
-                    // Kept per chunk as computed, out of this method's three scopes: the caller's scope, which
-                    // outlives the saving (after forward returns), frees the handles.
-                    var probabilities = Probabilities(q, Grouped(k4), tableH, tableW, querySize, grid.WindowGrid, scale);
-                    for (int level = 0; level < 3; level++)
-                        probabilities = probabilities.MoveToOuterDisposeScope();
-                    kept.Add(probabilities);
-                    result = torch.bmm(probabilities, Grouped(v4));
-                }
-                else
-                {
-                    // The fused kernel takes the [B, heads, L, d] views as they are (only the last stride must be 1).
-                    var bias = EncoderAttention.DecomposedRelPosBiasFromTables(q, tableH, tableW, querySize, grid.WindowGrid);
-                    result = F.scaled_dot_product_attention(q4, k4, v4, bias.view(grid.Batch, count, queryCount, grid.Tokens));
-                }
+                // The fused kernel takes the [B, heads, L, d] views as they are (only the last stride must be 1).
+                var bias = EncoderAttention.DecomposedRelPosBiasFromTables(Grouped(q4), tableH, tableW, querySize, grid.WindowGrid);
+                var result = F.scaled_dot_product_attention(q4, k4, v4, bias.view(grid.Batch, count, queryCount, grid.Tokens));
                 Store(attended, head, count, null, result);
             }
             if (!grid.Covers(window))

@@ -1,3 +1,4 @@
+using SAMed.Kernels;
 using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
@@ -5,7 +6,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace SAMed.Tests.Lora;
+namespace SAMed.Tests.Kernels;
 
 public sealed class LoraQkvProjectionTests
 {
@@ -39,6 +40,25 @@ public sealed class LoraQkvProjectionTests
         string[] names = ["A_q", "B_q", "A_v", "B_v"];
         for (int i = 0; i < 4; i++)
             AssertClose(loraRef[i].grad!, lora[i].grad!, $"{names[i]} gradient");
+    }
+
+    [Fact]
+    public void ThePlainKernelIsSamedsComposition()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs(ScalarType.Float64, withBias: true, seed: 5);
+        var gradOutput = torch.randn([2, 3, 5, 3 * Dim], dtype: ScalarType.Float64);
+        var (x, lora) = Fresh(inputs, inputNeedsGrad: true);
+        PlainAttentionKernel.Instance.ProjectWithLora(x, inputs.Weight, inputs.Bias, lora[0], lora[1], lora[2], lora[3]).backward([gradOutput]);
+        var (xRef, loraRef) = Fresh(inputs, inputNeedsGrad: true);
+        var plain = Plain(xRef, inputs.Weight, inputs.Bias, loraRef);
+        plain.backward([gradOutput]);
+
+        using (torch.no_grad())
+            AssertClose(plain, PlainAttentionKernel.Instance.ProjectWithLora(x, inputs.Weight, inputs.Bias, lora[0], lora[1], lora[2], lora[3]), "projection");
+        AssertClose(xRef.grad!, x.grad!, "input gradient");
+        for (int i = 0; i < 4; i++)
+            AssertClose(loraRef[i].grad!, lora[i].grad!, $"LoRA matrix {i} gradient");
     }
 
     [Fact]

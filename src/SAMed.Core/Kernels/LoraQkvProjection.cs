@@ -1,12 +1,14 @@
+using SAMed.Modeling;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SAMed.Lora;
+namespace SAMed.Kernels;
 
 /// <summary>
 /// qkv(x) with SAMed's LoRA updates on its q and v slices, as one autograd node:
-/// x W^T (+ bias), then q += B_q A_q x and v += B_v A_v x.
+/// x W^T (+ bias), then q += B_q A_q x and v += B_v A_v x. Its specification is SAMed's _LoRA_qkv through libtorch's
+/// autograd (<see cref="PlainAttentionKernel.ProjectWithLora"/>).
 /// <para>
 /// Through libtorch's autograd the updates are in-place additions to slices of the qkv output. Their backward
 /// (CopySlices) clones the whole [tokens, 3 * dim] gradient once per slice, and the LoRA input gradient is one more

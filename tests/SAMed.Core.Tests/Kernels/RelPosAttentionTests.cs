@@ -1,20 +1,18 @@
+using SAMed.Kernels;
 using SAMed.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SAMed.Tests.Modeling;
+namespace SAMed.Tests.Kernels;
 
 /// <summary>The training attention (custom autograd, recomputed softmax) against plain autograd through SAM's formula.</summary>
 public class RelPosAttentionTests
 {
     [Theory]
-    [InlineData(3, 2, 4, 4, 8, false)] // windowed-like: several windows, small grid
-    [InlineData(3, 2, 4, 4, 8, true)] // the same, softmax kept for backward
-    [InlineData(1, 3, 5, 7, 6, false)] // non-square grid
-    [InlineData(1, 3, 5, 7, 6, true)]
-    [InlineData(2, 3, 32, 32, 4, false)] // 3 heads of 4 MiB attention matrices: more than one chunk per group
-    [InlineData(2, 3, 32, 32, 4, true)]
-    public void OutputAndGradientMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim, bool keepProbabilities)
+    [InlineData(3, 2, 4, 4, 8)] // windowed-like: several windows, small grid
+    [InlineData(1, 3, 5, 7, 6)] // non-square grid
+    [InlineData(2, 3, 32, 32, 4)] // 3 heads of 4 MiB attention matrices: more than one chunk per group
+    public void OutputAndGradientMatchAutogradThroughSamsFormula(int batch, int heads, int height, int width, int dim)
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(7);
@@ -28,7 +26,7 @@ public class RelPosAttentionTests
 
         var tableH = EncoderAttention.GetRelPos(height, height, relPosH);
         var tableW = EncoderAttention.GetRelPos(width, width, relPosW);
-        var have = RelPosAttention.Apply(fused, heads, tableH, tableW, keepProbabilities);
+        var have = RelPosAttention.Apply(fused, heads, tableH, tableW);
         var grad = torch.autograd.grad([have], [fused], [gradOutput])[0];
         var inference = RelPosAttention.Compute(fused, heads, tableH, tableW);
 
@@ -45,12 +43,12 @@ public class RelPosAttentionTests
         var trainableTables = torch.zeros(3, 4).requires_grad_(true);
         var plainQ = torch.zeros(1, 1, 2, 4);
         var gradQ = torch.zeros(1, 1, 2, 4).requires_grad_(true);
-        Assert.True(EncoderAttention.UsesRelPosAttention(gradQ, tables, tables));
-        Assert.False(EncoderAttention.UsesRelPosAttention(plainQ, tables, tables));
-        Assert.False(EncoderAttention.UsesRelPosAttention(gradQ, trainableTables, tables));
-        Assert.False(EncoderAttention.UsesRelPosAttention(gradQ, tables, trainableTables));
+        Assert.True(FastAttentionKernel.UsesRelPosAttention(gradQ, tables, tables));
+        Assert.False(FastAttentionKernel.UsesRelPosAttention(plainQ, tables, tables));
+        Assert.False(FastAttentionKernel.UsesRelPosAttention(gradQ, trainableTables, tables));
+        Assert.False(FastAttentionKernel.UsesRelPosAttention(gradQ, tables, trainableTables));
         using (torch.no_grad())
-            Assert.False(EncoderAttention.UsesRelPosAttention(gradQ, tables, tables));
+            Assert.False(FastAttentionKernel.UsesRelPosAttention(gradQ, tables, tables));
     }
 
     [Fact]
@@ -67,9 +65,9 @@ public class RelPosAttentionTests
         var x = torch.randn([2, 6, 6, 16]);
         Tensor inference;
         using (torch.no_grad())
-            inference = attention.forward(x);
+            inference = attention.InWindows(x, windowSize: 0);
         var trainingInput = x.clone().requires_grad_(true);
-        var training = attention.forward(trainingInput);
+        var training = attention.InWindows(trainingInput, windowSize: 0);
         training.sum().backward();
         Assert.NotNull(trainingInput.grad);
         AssertClose("training output", training.detach(), inference, tolerance: 1e-5);
@@ -92,11 +90,10 @@ public class RelPosAttentionTests
     }
 
     [Theory]
-    [InlineData(2, 8, 8, 3, false)] // padded to 9 x 9: 9 windows per image
-    [InlineData(2, 8, 8, 3, true)]
-    [InlineData(1, 5, 7, 4, false)] // uneven padding
-    [InlineData(1, 6, 6, 6, true)] // one unpadded window: the partition is a view of the input
-    public void WindowedOutputAndGradientMatchSamsPaddedWindows(int batch, int height, int width, int window, bool keepProbabilities)
+    [InlineData(2, 8, 8, 3)] // padded to 9 x 9: 9 windows per image
+    [InlineData(1, 5, 7, 4)] // uneven padding
+    [InlineData(1, 6, 6, 6)] // one unpadded window: the partition is a view of the input
+    public void WindowedOutputAndGradientMatchSamsPaddedWindows(int batch, int height, int width, int window)
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(11);
@@ -113,7 +110,7 @@ public class RelPosAttentionTests
         var wantGrad = torch.autograd.grad([want], [fused], [gradOutput])[0];
 
         var table = EncoderAttention.GetRelPos(window, window, relPos);
-        var have = RelPosAttention.Apply(fused, heads, table, table, keepProbabilities, window, qkvBias);
+        var have = RelPosAttention.Apply(fused, heads, table, table, window, qkvBias);
         var grad = torch.autograd.grad([have], [fused], [gradOutput])[0];
         var inference = RelPosAttention.Compute(fused, heads, table, table, window, qkvBias);
 
