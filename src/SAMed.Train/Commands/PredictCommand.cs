@@ -23,17 +23,22 @@ public static class PredictCommand
             Description = "Intensity window min,max mapped to [0, 1] (default: the config's, CT -125,275), or 'none' for inputs already in [0, 1].",
         };
         var overlay = new Option<string?>("--overlay") { Description = "Folder for PNG montages of slices with the predicted organs and a legend." };
-        var command = new Command("predict", "Segment NIfTI volumes with a SAMed model; writes uint8 label maps with the input's geometry.")
+        var prompts = new PromptCommandOptions();
+        var command = new Command("predict", "Segment NIfTI volumes with a SAMed model (or, with --box/--point/--prompts, a promptable SAM); writes uint8 label maps with the input's geometry.")
         {
             input, output, batch, sliceAxis, windowOption, overlay,
         };
         model.AddTo(command);
+        prompts.AddTo(command);
         command.SetAction(result => ModelCommandOptions.Guard(() =>
         {
             model.ApplyThreads(result);
             string from = result.GetValue(input)!, to = result.GetValue(output)!;
             var jobs = VolumePredictor.Jobs(from, to); // checks the paths and options before the model is loaded
             var window = ParseWindow(result.GetValue(windowOption));
+            // Promptable mode (PromptCommandOptions): prompts given, a promptable SAM segments the prompted objects.
+            if (prompts.Given(result))
+                return prompts.Run(result, model, jobs, window, result.GetValue(sliceAxis), result.GetValue(overlay));
             using var loaded = model.Load(result);
             Console.WriteLine(loaded.Description);
             var options = PredictOptions.From(loaded.Config) with
@@ -67,7 +72,7 @@ public static class PredictCommand
     }
 
     /// <summary>(apply, min, max) from "min,max" or "none"; null when not given.</summary>
-    private static (bool Apply, double Min, double Max)? ParseWindow(string? text)
+    internal static (bool Apply, double Min, double Max)? ParseWindow(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
             return null;
