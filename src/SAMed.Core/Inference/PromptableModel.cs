@@ -54,17 +54,6 @@ public sealed class PromptableModel : IDisposable
 
     public ResizeLongestSide Resize { get; }
 
-    /// <summary>The official architecture of a model type at an image size (tiny: <see cref="SamConfig.Tiny"/>), with the pixel statistics.</summary>
-    public static SamConfig Config(string modelType, int? imageSize, PixelNorm norm)
-    {
-        var config = modelType == "tiny"
-            ? SamConfig.Tiny(imageSize ?? 64, numClasses: 3)
-            : SamBuilder.Config(modelType, imageSize ?? 1024, numClasses: 3);
-        return norm == PixelNorm.MedSam || modelType == "tiny"
-            ? config with { PixelMean = [0f, 0f, 0f], PixelStd = [255f, 255f, 255f] }
-            : config with { PixelMean = SamConfig.SamPixelMean, PixelStd = SamConfig.SamPixelStd };
-    }
-
     /// <summary>
     /// --sam-checkpoint (official SAM or MedSAM layout, loaded completely; pos_embed/rel_pos resized if --img-size
     /// differs) plus an optional --lora of a promptable run; tiny without a checkpoint is random (seeded).
@@ -77,7 +66,7 @@ public sealed class PromptableModel : IDisposable
             throw new ArgumentException($"prompts with {options.ModelType} need --sam-checkpoint (an official SAM or MedSAM checkpoint)");
         var device = TorchDevices.Parse(options.Device);
         torch.manual_seed(options.Seed ?? 1234);
-        var sam = new Sam(Config(options.ModelType, options.ImageSize, norm));
+        var sam = new Sam(PromptableSam.Config(options.ModelType, options.ImageSize, unitInputs: norm == PixelNorm.MedSam));
         LoraSam? lora = null;
         try
         {

@@ -17,6 +17,21 @@ public sealed class PromptableSam(Sam sam)
 
     public Sam Sam { get; } = sam;
 
+    /// <summary>
+    /// The official architecture of a model type (vit_b/l/h; tiny: <see cref="SamConfig.Tiny"/>) at an image size,
+    /// with 3 multimask outputs. Pixels arrive as 0-255; <paramref name="unitInputs"/> (MedSAM, and always tiny)
+    /// divides them by 255 (mean 0, std 255) instead of SAM's pixel mean/std.
+    /// </summary>
+    public static SamConfig Config(string modelType, int? imageSize, bool unitInputs)
+    {
+        var config = modelType == "tiny"
+            ? SamConfig.Tiny(imageSize ?? 64, numClasses: 3)
+            : SamBuilder.Config(modelType, imageSize ?? 1024, numClasses: 3);
+        return unitInputs || modelType == "tiny"
+            ? config with { PixelMean = [0f, 0f, 0f], PixelStd = [255f, 255f, 255f] }
+            : config with { PixelMean = SamConfig.SamPixelMean, PixelStd = SamConfig.SamPixelStd };
+    }
+
     public int ImageSize => Sam.ImageEncoder.ImgSize;
 
     /// <summary>The low-res logit size, 4 x the image-embedding size.</summary>
@@ -45,10 +60,15 @@ public sealed class PromptableSam(Sam sam)
     /// prompts to low-res logits and IoU predictions, sliced as mask_decoder.py's forward: masks 1.. when
     /// <paramref name="multimaskOutput"/>, else mask 0.
     /// </summary>
+    /// <remarks>
+    /// For batched training the embedding may instead be given per prompt set, [B, C, h, w] (MedSAM's decoder
+    /// change: then it is not repeated).
+    /// </remarks>
     public PromptedMasks Decode(Tensor imageEmbedding, SamPrompts prompts, bool multimaskOutput)
     {
-        if (imageEmbedding.dim() != 4 || imageEmbedding.shape[0] != 1)
-            throw new ArgumentException($"one image embedding [1, C, h, w] per call, got [{string.Join(", ", imageEmbedding.shape)}]", nameof(imageEmbedding));
+        if (imageEmbedding.dim() != 4 || (imageEmbedding.shape[0] != 1 && imageEmbedding.shape[0] != prompts.Count))
+            throw new ArgumentException(
+                $"image embeddings must be [1, C, h, w] or one per prompt set [{prompts.Count}, C, h, w], got [{string.Join(", ", imageEmbedding.shape)}]", nameof(imageEmbedding));
         using var scope = torch.NewDisposeScope();
         var (sparse, dense) = EmbedPrompts(prompts);
         var densePe = Sam.PromptEncoder.GetDensePe();

@@ -131,6 +131,9 @@ public static class Trainer
 
         public TrainResult Run()
         {
+            // Promptable mode: its own loop (PromptableTrainer), same data, run folder, checkpoints and resume files.
+            if (config.Mode == "promptable")
+                return PromptableTrainer.Run(config, runDirectory, options, resume);
             var data = LocateData(config, runDirectory);
             if (data.TrainNames.Count == 0)
                 throw new InvalidDataException($"{data.Layout.TrainListPath}: the training list names no slices");

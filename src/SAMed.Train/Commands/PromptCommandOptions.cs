@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SAMed.Evaluation;
 using SAMed.Inference;
 
 namespace SAMed.Train.Commands;
@@ -60,13 +61,7 @@ internal sealed class PromptCommandOptions
         (bool Apply, double Min, double Max)? window, int? sliceAxis, string? overlay)
     {
         var objects = Objects(result);
-        var norm = result.GetValue(PixelNorm) switch
-        {
-            "sam" => Inference.PixelNorm.Sam,
-            "medsam" => Inference.PixelNorm.MedSam,
-            var other => throw new ArgumentException($"--pixel-norm '{other}': expected sam or medsam"),
-        };
-        using var loaded = PromptableModel.Load(model.Options(result), norm);
+        using var loaded = PromptableModel.Load(model.Options(result), ParsePixelNorm(result.GetValue(PixelNorm)!));
         Console.WriteLine(loaded.Description);
         var options = new PredictOptions { OverlayDir = overlay };
         if (sliceAxis is int axis)
@@ -84,5 +79,29 @@ internal sealed class PromptCommandOptions
                 Console.WriteLine($"  overlay {r.Overlay}");
         }
         return 0;
+    }
+
+    public static PixelNorm ParsePixelNorm(string text) => text switch
+    {
+        "sam" => Inference.PixelNorm.Sam,
+        "medsam" => Inference.PixelNorm.MedSam,
+        _ => throw new ArgumentException($"--pixel-norm '{text}': expected sam or medsam"),
+    };
+
+    /// <summary>test --prompt box|point: a promptable SAM evaluated with prompts from the ground truth.</summary>
+    public static EvaluationReport Evaluate(ParseResult result, ModelCommandOptions model, string promptKind, string pixelNorm,
+        IReadOnlyList<VolumeTestItem> volumes, Action<string> log, Action<VolumeTestProgress> progress, VolumeTestOptions options)
+    {
+        var prompt = promptKind switch
+        {
+            "box" => EvaluationPrompt.Box,
+            "point" => EvaluationPrompt.Point,
+            _ => throw new ArgumentException($"--prompt '{promptKind}': expected box or point"),
+        };
+        using var loaded = PromptableModel.Load(model.Options(result), ParsePixelNorm(pixelNorm));
+        log(loaded.Description);
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"promptable, {promptKind} prompts from the ground truth, img_size {loaded.Model.ImageSize}, num_classes {options.NumClasses}, device {loaded.Device}"));
+        return new PromptedVolumeTester(loaded, options, prompt).Run(volumes, progress);
     }
 }

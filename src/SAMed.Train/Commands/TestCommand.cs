@@ -36,10 +36,15 @@ public static class TestCommand
             DefaultValueFactory = _ => "test_output",
         };
         var saveNifti = new Option<string?>("--save-nifti") { Description = "Folder for CASE_pred/_img/_gt.nii.gz (SAMed's --is_savenii)." };
+        var prompt = new Option<string?>("--prompt")
+        {
+            Description = "Promptable mode: evaluate a promptable SAM (--sam-checkpoint [+ --lora of a promptable run]) with a box or point per slice and class, from the ground truth (MedSAM's evaluation).",
+        };
+        var pixelNorm = new Option<string>("--pixel-norm") { Description = "Promptable mode: sam or medsam (see predict).", DefaultValueFactory = _ => "sam" };
 
         var command = new Command("test", "Evaluate a SAMed model on test volumes with SAMed's protocol (Dice and HD95 per case and class).")
         {
-            volumePath, listDir, images, labels, labelMap, batch, spacing, output, saveNifti,
+            volumePath, listDir, images, labels, labelMap, batch, spacing, output, saveNifti, prompt, pixelNorm,
         };
         model.AddTo(command);
         command.SetAction(result => ModelCommandOptions.Guard(() =>
@@ -65,26 +70,10 @@ public static class TestCommand
                 volumes = VolumeTestSource.FromList(Path.Combine(lists, SynapseLayout.TestListName), h5Dir);
             }
 
-            using var loaded = model.Load(result);
-            log.Info(loaded.Description);
-            log.Info(string.Create(CultureInfo.InvariantCulture,
-                $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
-            log.Info($"{volumes.Count} test iterations per epoch");
-
             var (mode, xyz) = ParseSpacing(result.GetValue(spacing));
-            var options = new VolumeTestOptions
-            {
-                NumClasses = loaded.Config.NumClasses,
-                BatchSize = result.GetValue(batch),
-                Spacing = mode,
-                SpacingXyz = xyz,
-                SaveNiftiDir = result.GetValue(saveNifti),
-                ClassNames = loaded.Config.ClassNames,
-            };
-            var tester = new VolumeTester(new SamedSliceSegmenter(loaded), options);
             var progress = new ConsoleProgress();
             var started = DateTime.UtcNow;
-            var report = tester.Run(volumes, p =>
+            void Report(VolumeTestProgress p)
             {
                 if (p.Result is null)
                 {
@@ -94,7 +83,39 @@ public static class TestCommand
                 progress.Done();
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"idx {p.CaseIndex} case {p.Case} mean_dice {p.Result.MeanDice:F6} mean_hd95 {p.Result.MeanHd95:F6}"));
-            });
+            }
+
+            EvaluationReport report;
+            // Promptable mode (PromptCommandOptions.Evaluate): prompts derived from the ground truth per slice and class.
+            if (result.GetValue(prompt) is string promptKind)
+            {
+                report = PromptCommandOptions.Evaluate(result, model, promptKind, result.GetValue(pixelNorm)!, volumes, log.Info, Report, new VolumeTestOptions
+                {
+                    NumClasses = result.GetValue(model.NumClasses) ?? 8,
+                    Spacing = mode,
+                    SpacingXyz = xyz,
+                    SaveNiftiDir = result.GetValue(saveNifti),
+                });
+            }
+            else
+            {
+                using var loaded = model.Load(result);
+                log.Info(loaded.Description);
+                log.Info(string.Create(CultureInfo.InvariantCulture,
+                    $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
+                log.Info($"{volumes.Count} test iterations per epoch");
+                var options = new VolumeTestOptions
+                {
+                    NumClasses = loaded.Config.NumClasses,
+                    BatchSize = result.GetValue(batch),
+                    Spacing = mode,
+                    SpacingXyz = xyz,
+                    SaveNiftiDir = result.GetValue(saveNifti),
+                    ClassNames = loaded.Config.ClassNames,
+                };
+                var tester = new VolumeTester(new SamedSliceSegmenter(loaded), options);
+                report = tester.Run(volumes, Report);
+            }
             progress.Done();
             foreach (string line in report.SamedLogLines().Skip(report.Cases.Count))
                 log.Info(line);
