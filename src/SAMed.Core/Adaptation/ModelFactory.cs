@@ -14,7 +14,7 @@ public static class ModelFactory
 {
     /// <summary>
     /// Seeds torch with the spec's seed (so a random-initialised encoder repeats), builds SAM, loads
-    /// <paramref name="samCheckpoint"/> as SAMed's build_sam does (if given), attaches the strategy, loads
+    /// <paramref name="samCheckpoint"/> (if given) as SAMed's build_sam does, or completely in the promptable mode, attaches the strategy, loads
     /// <paramref name="strategyCheckpoint"/> (if given), converts a frozen encoder to the spec's precision and moves
     /// the model to <paramref name="device"/>.
     /// </summary>
@@ -27,7 +27,9 @@ public static class ModelFactory
         AdaptedSam? model = null;
         try
         {
-            if (samCheckpoint is not null)
+            if (samCheckpoint is not null && spec.Mode == ModelSpec.PromptableMode)
+                SamCheckpoint.LoadComplete(sam, samCheckpoint);
+            else if (samCheckpoint is not null)
                 SamCheckpoint.LoadOfficial(sam, samCheckpoint);
             model = Adapt(sam, spec);
             model.Spec = spec;

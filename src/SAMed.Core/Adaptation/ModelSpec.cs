@@ -25,6 +25,15 @@ public sealed record ModelSpec
     /// <summary>LoRA rank (used by the lora strategy only).</summary>
     public int Rank { get; init; } = 4;
 
+    /// <summary>
+    /// semantic (SAMed: num_classes + 1 mask tokens, no prompts; a SAM checkpoint loads as SAMed's load_from) or
+    /// promptable (SAM's 3 multimask outputs and IoU head driven by prompts; a SAM checkpoint loads completely).
+    /// </summary>
+    public string Mode { get; init; } = SemanticMode;
+
+    public const string SemanticMode = "semantic";
+    public const string PromptableMode = "promptable";
+
     /// <summary>float32, or bfloat16 for a frozen encoder (lora and decoder).</summary>
     public string Precision { get; init; } = "float32";
 
@@ -51,7 +60,7 @@ public sealed record ModelSpec
     /// <summary>Value equality, comparing the pixel normalisation element by element.</summary>
     public bool Equals(ModelSpec? other) =>
         other is not null
-        && (Size, ImgSize, NumClasses, Strategy, Rank, Precision, Seed) == (other.Size, other.ImgSize, other.NumClasses, other.Strategy, other.Rank, other.Precision, other.Seed)
+        && (Size, ImgSize, NumClasses, Strategy, Rank, Precision, Seed, Mode) == (other.Size, other.ImgSize, other.NumClasses, other.Strategy, other.Rank, other.Precision, other.Seed, other.Mode)
         && PixelMean.SequenceEqual(other.PixelMean)
         && PixelStd.SequenceEqual(other.PixelStd)
         && Equals(Custom, other.Custom);
@@ -72,6 +81,8 @@ public sealed record ModelSpec
             problems.Add($"strategy '{Strategy}' must be one of {string.Join(", ", Strategies.Names)}");
         if (Strategy == Strategies.Lora && Rank < 1)
             problems.Add($"rank {Rank} must be at least 1 for the lora strategy");
+        if (Mode is not (SemanticMode or PromptableMode))
+            problems.Add($"mode '{Mode}' must be semantic or promptable");
         if (Precision is not ("float32" or "bfloat16"))
             problems.Add($"precision '{Precision}' must be float32 or bfloat16");
         else if (Precision == "bfloat16" && Strategies.IsKnown(Strategy) && !Strategies.FreezesEncoderEntirely(Strategy))

@@ -17,12 +17,23 @@ public static class SamCheckpoint
     /// attention blocks' rel_pos_h/rel_pos_w to 2 * tokens - 1 rows. Every shape is checked before anything is
     /// copied; a mismatch is an error naming the file.
     /// </summary>
-    public static void LoadOfficial(Sam sam, string path)
+    public static void LoadOfficial(Sam sam, string path) => Load(sam, path, complete: false);
+
+    /// <summary>
+    /// Loads a SAM state dict completely, as segment-anything's build_sam does for the promptable model: every
+    /// tensor including mask_tokens, output_hypernetworks_mlps and iou_prediction_head (the model must be built
+    /// with the checkpoint's num_multimask_outputs, 3 for SAM and MedSAM). pos_embed and the global blocks'
+    /// rel_pos are resized as in <see cref="LoadOfficial"/> when the model's input size differs. A checkpoint
+    /// without the IoU head (e.g. a SAMed LoRA file) is an error naming the file.
+    /// </summary>
+    public static void LoadComplete(Sam sam, string path) => Load(sam, path, complete: true);
+
+    private static void Load(Sam sam, string path, bool complete)
     {
         var file = PthStateDict.Read(path);
         try
         {
-            var prepared = Prepare(sam, file, path);
+            var prepared = Prepare(sam, file, path, complete);
             CopyInto(sam.state_dict(), prepared);
             foreach (var (key, tensor) in prepared)
             {
@@ -38,8 +49,16 @@ public static class SamCheckpoint
     }
 
     /// <summary>The tensors to copy into the model, keyed by its state-dict names, validated against its shapes.</summary>
-    public static Dictionary<string, Tensor> Prepare(Sam sam, IReadOnlyDictionary<string, Tensor> file, string path)
+    public static Dictionary<string, Tensor> Prepare(Sam sam, IReadOnlyDictionary<string, Tensor> file, string path) =>
+        Prepare(sam, file, path, complete: false);
+
+    /// <summary>As <see cref="Prepare(Sam, IReadOnlyDictionary{string, Tensor}, string)"/>; <paramref name="complete"/> skips nothing.</summary>
+    public static Dictionary<string, Tensor> Prepare(Sam sam, IReadOnlyDictionary<string, Tensor> file, string path, bool complete)
     {
+        if (complete && !file.Keys.Any(k => k.StartsWith("mask_decoder.iou_prediction_head.", StringComparison.Ordinal)))
+            throw new InvalidDataException(
+                $"{path}: the checkpoint has no IoU head (mask_decoder.iou_prediction_head.*); promptable SAM needs a complete SAM/MedSAM "
+                + "checkpoint (a SAMed LoRA file holds only the adapted parts)");
         var target = sam.state_dict();
         bool exact = target.Count == file.Count
             && target.All(kv => file.TryGetValue(kv.Key, out var t) && t.shape.SequenceEqual(kv.Value.shape));
@@ -58,7 +77,7 @@ public static class SamCheckpoint
 
         foreach (var (key, want) in target)
         {
-            if (IsSkipped(key))
+            if (!complete && IsSkipped(key))
                 continue;
             if (!file.TryGetValue(key, out var have))
             {
@@ -79,7 +98,7 @@ public static class SamCheckpoint
 
         foreach (var key in file.Keys)
         {
-            if (!target.ContainsKey(key) && !IsSkipped(key))
+            if (!target.ContainsKey(key) && (complete || !IsSkipped(key)))
                 problems.Add($"unexpected {key} [{Shape(file[key])}]");
         }
 

@@ -6,7 +6,8 @@ namespace SAMed.Inference;
 /// A PNG montage of up to <see cref="MaxTiles"/> slices of a volume (windowed grey values) with every class painted
 /// in its colour, each tile titled with its slice index, and a legend of the classes below. Given the voxel axes'
 /// orientation codes (e.g. "RAS"), tiles are flipped to the radiological view: anterior or superior up, the patient's
-/// right (or anterior, for sagittal slices) on the left; otherwise they show the voxel order as stored.
+/// right (or anterior, for sagittal slices) on the left; otherwise they show the voxel order as stored. Prompt boxes,
+/// when given, are outlined in their label's colour on the slices they span.
 /// </summary>
 public static class OverlayMontage
 {
@@ -28,11 +29,11 @@ public static class OverlayMontage
     public static (byte R, byte G, byte B) Colour(int label) => Palette[(label - 1) % Palette.Length];
 
     /// <summary>Slices to show: evenly spread over those holding any label, or over all slices when none does.</summary>
-    public static int[] ChooseSlices(VolumeSlicer slicer, ReadOnlySpan<byte> labels)
+    public static int[] ChooseSlices(VolumeSlicer slicer, ReadOnlySpan<byte> labels, IReadOnlyList<OverlayBox>? boxes = null)
     {
         var labelled = new List<int>();
         for (int s = 0; s < slicer.SliceCount; s++)
-            if (slicer.AnyNonZero(labels, s))
+            if (slicer.AnyNonZero(labels, s) || (boxes?.Any(b => b.SliceStart <= s && s <= b.SliceEnd) ?? false))
                 labelled.Add(s);
         var pool = labelled.Count > 0 ? labelled : [.. Enumerable.Range(0, slicer.SliceCount)];
         int count = Math.Min(MaxTiles, pool.Count);
@@ -41,19 +42,21 @@ public static class OverlayMontage
 
     /// <summary>Renders and writes the montage (temporary file, then rename).</summary>
     public static void Write(
-        string path, VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
+        string path, VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null,
+        IReadOnlyList<OverlayBox>? boxes = null)
     {
-        var (rgb, width, height) = Render(slicer, imageSlice, labels, classNames, orientation);
+        var (rgb, width, height) = Render(slicer, imageSlice, labels, classNames, orientation, boxes);
         Png.WriteRgb(path, rgb, width, height);
     }
 
     /// <param name="imageSlice">The windowed grey values ([0, 1]) of a slice, as <see cref="VolumeSlicer.Slice(IO.NiftiImage, int)"/> lays it out; called only for the slices shown.</param>
     public static (byte[] Rgb, int Width, int Height) Render(
-        VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null)
+        VolumeSlicer slicer, Func<int, float[,]> imageSlice, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames, string? orientation = null,
+        IReadOnlyList<OverlayBox>? boxes = null)
     {
         bool flipRows = orientation is { Length: 3 } && orientation[slicer.RowAxis] is 'A' or 'S';
         bool flipColumns = orientation is { Length: 3 } && orientation[slicer.ColumnAxis] is 'R' or 'A';
-        var chosen = ChooseSlices(slicer, labels);
+        var chosen = ChooseSlices(slicer, labels, boxes);
         double zoom = Math.Min((double)TileSize / slicer.Rows, (double)TileSize / slicer.Columns);
         int tileHeight = Math.Max(1, (int)Math.Round(slicer.Rows * zoom));
         int tileWidth = Math.Max(1, (int)Math.Round(slicer.Columns * zoom));
@@ -88,7 +91,13 @@ public static class OverlayMontage
                     double grey = Math.Clamp(image[sy, sx], 0f, 1f) * 255;
                     double r = grey, g = grey, b = grey;
                     int c = label[sy, sx];
-                    if (c > 0)
+                    int edge = BoxEdge(boxes, chosen[t], sx, sy, 1 / zoom);
+                    if (edge > 0)
+                    {
+                        var colour = Colour(edge);
+                        (r, g, b) = (colour.R, colour.G, colour.B);
+                    }
+                    else if (c > 0)
                     {
                         var colour = Colour(c);
                         r = (1 - Alpha) * grey + Alpha * colour.R;
@@ -124,7 +133,26 @@ public static class OverlayMontage
         return (rgb, width, height);
     }
 
+    /// <summary>The label of a box whose outline (about one tile pixel wide) passes through slice pixel (x, y), else 0.</summary>
+    private static int BoxEdge(IReadOnlyList<OverlayBox>? boxes, int slice, int x, int y, double width)
+    {
+        if (boxes is null)
+            return 0;
+        double w = Math.Max(1, width);
+        foreach (var box in boxes)
+        {
+            if (slice < box.SliceStart || slice > box.SliceEnd || x < box.X0 || x > box.X1 || y < box.Y0 || y > box.Y1)
+                continue;
+            if (x - box.X0 < w || box.X1 - x < w || y - box.Y0 < w || box.Y1 - y < w)
+                return box.Label;
+        }
+        return 0;
+    }
+
     private static int[,] LabelSlice(VolumeSlicer slicer, ReadOnlySpan<byte> labels, int index) => slicer.Slice(labels, index);
 
     private static string AxisName(int axis) => axis switch { 0 => "x", 1 => "y", _ => "z" };
 }
+
+/// <summary>A prompt box to outline: label (its colour), inclusive corners along the slice's columns (x) and rows (y), slice range.</summary>
+public sealed record OverlayBox(int Label, int X0, int Y0, int X1, int Y1, int SliceStart, int SliceEnd);

@@ -57,8 +57,9 @@ public sealed class MaskDecoder : nn.Module
         outputTokens = outputTokens.unsqueeze(0).expand(sparsePromptEmbeddings.shape[0], -1, -1);
         var tokens = torch.cat([outputTokens, sparsePromptEmbeddings], 1);
 
-        // Expand per-image data in the batch direction to be per-mask.
-        var src = torch.repeat_interleave(imageEmbeddings, tokens.shape[0], 0);
+        // Expand per-image data in the batch direction to be per-mask. Embeddings already given per prompt set (as
+        // many as the tokens; MedSAM's batched training) are used as they are; with one of each both rules agree.
+        var src = imageEmbeddings.shape[0] == tokens.shape[0] ? imageEmbeddings : torch.repeat_interleave(imageEmbeddings, tokens.shape[0], 0);
         src = src + densePromptEmbeddings;
         var posSrc = torch.repeat_interleave(imagePe, tokens.shape[0], 0);
         long b = src.shape[0], c = src.shape[1], h = src.shape[2], w = src.shape[3];

@@ -126,6 +126,23 @@ public sealed record TrainConfig
     /// <summary>Folder that holds the run folder(s).</summary>
     public string Output { get; init; } = "runs";
 
+    // --- Promptable mode (PromptableTrainer) ---
+
+    /// <summary>semantic (SAMed: every class at once, no prompts) or promptable (SAM/MedSAM/SAM-Med2D: one object per prompt).</summary>
+    public string Mode { get; init; } = "semantic";
+
+    /// <summary>Promptable mode: the prompts drawn each step: box (MedSAM), point (SAM-Med2D) or mixed (box or points, half each).</summary>
+    public string PromptKind { get; init; } = "box";
+
+    /// <summary>Promptable mode: positive points per point prompt (one point: three masks, the loss on the best).</summary>
+    public int PromptPoints { get; init; } = 1;
+
+    /// <summary>Promptable mode: negative points (outside the target) per point prompt.</summary>
+    public int PromptNegativePoints { get; init; }
+
+    /// <summary>Promptable mode: box sides moved out by a random 0..box_shift pixels at 1024 scale (MedSAM: 20), scaled to img_size.</summary>
+    public int BoxShift { get; init; } = 20;
+
     public int EffectiveBatchSize => BatchSize * NGpu;
 
     /// <summary>The model this configuration trains.</summary>

@@ -152,6 +152,9 @@ public static class Trainer
 
         public TrainResult Run()
         {
+            // Promptable mode: its own loop (PromptableTrainer), same data, run folder, checkpoints and resume files.
+            if (config.Mode == "promptable")
+                return PromptableTrainer.Run(config, runDirectory, options, resume);
             var data = LocateData(config, runDirectory);
             var plan = StepPlan.For(config, data.TrainNames.Count);
             if (resume is not null && resume.Iteration >= plan.TotalSteps)

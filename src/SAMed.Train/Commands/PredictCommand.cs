@@ -21,13 +21,15 @@ public static class PredictCommand
         };
         var overlay = new Option<string?>("--overlay")
         {
-            Description = "Folder for PNG montages of slices with the predicted organs and a legend (2D images: each image with its classes painted).",
+            Description = "Folder for PNG montages of slices with the predicted organs and a legend (2D images: each image with its classes painted; prompts: the boxes outlined).",
         };
-        var command = new Command("predict", "Segment NIfTI volumes (uint8 label maps with the input's geometry) or 2D images (PNG label maps) with a SAMed model.")
+        var prompts = new PromptCommandOptions();
+        var command = new Command("predict", "Segment NIfTI volumes (uint8 label maps with the input's geometry) or 2D images (PNG label maps) with a SAMed model; with --box/--point/--prompts, the prompted objects with a promptable SAM.")
         {
             input, output, batch, sliceAxis, windowOption, overlay,
         };
         model.AddTo(command);
+        prompts.AddTo(command);
         command.SetAction(result =>
         {
             model.ApplyThreads(result);
@@ -36,6 +38,9 @@ public static class PredictCommand
                 return PredictImages(model, result, from, to, result.GetValue(batch), result.GetValue(overlay));
             var jobs = VolumePredictor.Jobs(from, to); // checks the paths and options before the model is loaded
             var window = ParseWindow(result.GetValue(windowOption));
+            // Promptable mode (PromptCommandOptions): prompts given, a promptable SAM segments the prompted objects.
+            if (prompts.Given(result))
+                return prompts.Run(result, model, jobs, window, result.GetValue(sliceAxis), result.GetValue(overlay));
             using var loaded = model.Load(result);
             Console.WriteLine(loaded.Description);
             var options = PredictOptions.From(loaded.Config) with
@@ -124,7 +129,7 @@ public static class PredictCommand
     }
 
     /// <summary>(apply, min, max) from "min,max" or "none"; null when not given.</summary>
-    private static (bool Apply, double Min, double Max)? ParseWindow(string? text)
+    internal static (bool Apply, double Min, double Max)? ParseWindow(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
             return null;

@@ -38,10 +38,15 @@ public static class TestCommand
             Description = "Write CASE_pred/_img/_gt.nii.gz into this folder (bare: OUTPUT/predictions, as SAMed's --is_savenii).",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var prompt = new Option<string?>("--prompt")
+        {
+            Description = "Promptable mode: evaluate a promptable SAM (--sam-checkpoint [+ --lora of a promptable run]) with a box or point per slice and class, from the ground truth (MedSAM's evaluation).",
+        };
+        var pixelNorm = new Option<string>("--pixel-norm") { Description = "Promptable mode: sam or medsam (see predict).", DefaultValueFactory = _ => "sam" };
 
         var command = new Command("test", "Evaluate a SAMed model on test volumes with SAMed's protocol (Dice and HD95 per case and class).")
         {
-            volumePath, listDir, images, labels, labelMap, batch, spacing, absent, output, saveNifti,
+            volumePath, listDir, images, labels, labelMap, batch, spacing, absent, output, saveNifti, prompt, pixelNorm,
         };
         model.AddTo(command);
         command.SetAction(result =>
@@ -56,27 +61,10 @@ public static class TestCommand
             using var log = new TestLog(Path.Combine(outputDir, "log.txt"));
             log.Info($"test volumes: {source}");
 
-            using var loaded = model.Load(result);
-            log.Info(loaded.Description);
-            log.Info(string.Create(CultureInfo.InvariantCulture,
-                $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
-            log.Info($"{volumes.Count} test iterations per epoch");
-
-            var options = new VolumeTestOptions
-            {
-                NumClasses = loaded.Config.NumClasses,
-                BatchSize = result.GetValue(batch),
-                Spacing = mode,
-                SpacingXyz = xyz,
-                SaveNiftiDir = niftiDir,
-                Absent = result.GetValue(absent),
-                ClassNames = loaded.Config.ClassNames,
-            };
-            var tester = new VolumeTester(new SamedSliceSegmenter(loaded), options);
             var progress = new ConsoleProgress();
             var started = DateTime.UtcNow;
             SliceClock? clock = null;
-            var report = tester.Run(volumes, p =>
+            void Report(VolumeTestProgress p)
             {
                 if (p.Result is null)
                 {
@@ -97,7 +85,40 @@ public static class TestCommand
                 progress.Done();
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"idx {p.CaseIndex} case {p.Case} mean_dice {p.Result.MeanDice:F6} mean_hd95 {p.Result.MeanHd95:F6}"));
-            });
+            }
+
+            EvaluationReport report;
+            // Promptable mode (PromptCommandOptions.Evaluate): prompts derived from the ground truth per slice and class.
+            if (result.GetValue(prompt) is string promptKind)
+            {
+                report = PromptCommandOptions.Evaluate(result, model, promptKind, result.GetValue(pixelNorm)!, volumes, log.Info, Report, new VolumeTestOptions
+                {
+                    NumClasses = result.GetValue(model.NumClasses) ?? 8,
+                    Spacing = mode,
+                    SpacingXyz = xyz,
+                    SaveNiftiDir = niftiDir,
+                    Absent = result.GetValue(absent),
+                });
+            }
+            else
+            {
+                using var loaded = model.Load(result);
+                log.Info(loaded.Description);
+                log.Info(string.Create(CultureInfo.InvariantCulture,
+                    $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
+                log.Info($"{volumes.Count} test iterations per epoch");
+                var options = new VolumeTestOptions
+                {
+                    NumClasses = loaded.Config.NumClasses,
+                    BatchSize = result.GetValue(batch),
+                    Spacing = mode,
+                    SpacingXyz = xyz,
+                    SaveNiftiDir = niftiDir,
+                    Absent = result.GetValue(absent),
+                    ClassNames = loaded.Config.ClassNames,
+                };
+                report = new VolumeTester(new SamedSliceSegmenter(loaded), options).Run(volumes, Report);
+            }
             progress.Done();
             foreach (string line in report.SamedLogLines().Skip(report.Cases.Count))
                 log.Info(line);

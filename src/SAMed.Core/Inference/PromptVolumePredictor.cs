@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using SAMed.Data;
+using SAMed.IO;
+using static TorchSharp.torch;
+
+namespace SAMed.Inference;
+
+/// <summary>
+/// Prompted segmentation of a NIfTI volume: intensities windowed to [0, 1], sliced along the configured axis, each
+/// object segmented on the slices its prompt reaches, and its label value written into a uint8 map on the input's
+/// exact grid. A box is applied as the same 2D box on every slice of its range. Clicks segment the slices they lie
+/// on (with the box there, if any); a click-only object is then carried slice by slice to its neighbours, each slice
+/// prompted with the bounding box of the previous slice's mask (MedSAM's box prompt), filling the slices between
+/// clicked ones and continuing past the outermost ones until the mask vanishes. Objects are written in order, so a
+/// later object wins where two overlap.
+/// </summary>
+public sealed class PromptVolumePredictor
+{
+    private readonly PromptableModel model;
+
+    public PromptVolumePredictor(PromptableModel model, PredictOptions options)
+    {
+        options.Validate();
+        this.model = model;
+        Options = options;
+    }
+
+    public PredictOptions Options { get; }
+
+    /// <summary>Slices embedded per volume at most before the oldest embeddings are dropped (they are recomputed when needed).</summary>
+    public int EmbeddingCacheSlices { get; init; } = 64;
+
+    /// <summary>The label map (uint8 on the input's grid) for <paramref name="objects"/>; prompts are checked first.</summary>
+    public NiftiImage Predict(NiftiImage image, IReadOnlyList<PromptedObject> objects, string source, Action<int, int>? progress = null)
+    {
+        var slicer = new VolumeSlicer(SpatialShape(image, source), Options.SliceAxis);
+        foreach (var o in objects)
+            o.Validate(slicer, source);
+        var values = Window(image.ToFloat(), source);
+        var labels = new byte[image.VoxelCount];
+        using var embeddings = new EmbeddingCache(model, slicer, values, EmbeddingCacheSlices);
+        for (int i = 0; i < objects.Count; i++)
+        {
+            foreach (var (slice, mask) in SegmentObject(objects[i], slicer, embeddings))
+                Paint(labels, slicer, slice, mask, (byte)objects[i].Label);
+            progress?.Invoke(i + 1, objects.Count);
+        }
+        var result = new double[labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+            result[i] = labels[i];
+        return NiftiImage.Create(image.Header, image.Shape, NiftiDataType.UInt8, result);
+    }
+
+    /// <summary>Predicts one file and writes the label map (temporary file, then rename) and the overlay with the boxes.</summary>
+    public PredictResult PredictFile(string inputPath, string outputPath, IReadOnlyList<PromptedObject> objects, Action<int, int>? progress = null)
+    {
+        if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
+            throw new ArgumentException($"{outputPath}: the output would overwrite the input volume");
+        var watch = Stopwatch.StartNew();
+        var image = Nifti.Read(inputPath);
+        var labels = Predict(image, objects, inputPath, progress);
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(outputPath));
+        if (directory is not null)
+            Directory.CreateDirectory(directory);
+        Nifti.Write(outputPath, labels);
+
+        int maxLabel = Math.Max(1, objects.Max(o => o.Label));
+        var counts = new long[maxLabel + 1];
+        foreach (byte label in labels.RawData)
+            counts[label]++;
+        string? overlay = null;
+        if (Options.OverlayDir is not null)
+        {
+            overlay = Path.Combine(Options.OverlayDir, VolumePredictor.NiftiStem(inputPath) + "_overlay.png");
+            var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
+            var boxes = objects.Where(o => o.Box is not null)
+                .Select(o => new OverlayBox(o.Label, o.Box!.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, o.Box.SliceStart, o.Box.SliceEnd)).ToList();
+            var names = Options.ClassNames is { } known && known.Count >= maxLabel
+                ? known
+                : [.. Enumerable.Range(1, maxLabel).Select(l => $"label {l}")];
+            var windowed = Window(image.ToFloat(), inputPath);
+            OverlayMontage.Write(overlay, slicer, s => slicer.Slice(windowed, s), labels.RawData, names, image.Orientation, boxes);
+        }
+        return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
+    }
+
+    /// <summary>The (slice, mask) pairs of one object, in the order they were segmented.</summary>
+    private List<(int Slice, bool[,] Mask)> SegmentObject(PromptedObject o, VolumeSlicer slicer, EmbeddingCache embeddings)
+    {
+        var size = (slicer.Rows, slicer.Columns);
+        var clicks = o.Points.GroupBy(p => Coordinates(p, slicer).Slice).ToDictionary(g => g.Key, g => g.ToList());
+        var masks = new SortedDictionary<int, bool[,]>();
+        SlicePrompt PromptOn(int slice)
+        {
+            var points = clicks.TryGetValue(slice, out var list)
+                ? list.Select(p => { var c = Coordinates(p, slicer); return ((double)c.Column, (double)c.Row, p.Positive ? 1 : 0); }).ToList()
+                : [];
+            (double, double, double, double)? box = o.Box is { } b && slice >= b.SliceStart && slice <= b.SliceEnd ? (b.X0, b.Y0, b.X1, b.Y1) : null;
+            return new SlicePrompt(points, box);
+        }
+
+        var seeds = new SortedSet<int>(clicks.Where(kv => kv.Value.Any(p => p.Positive)).Select(kv => kv.Key));
+        if (o.Box is { } range)
+            for (int s = range.SliceStart; s <= range.SliceEnd; s++)
+                seeds.Add(s);
+        foreach (int s in seeds)
+            masks[s] = model.Segment(embeddings.Get(s), size, PromptOn(s)).Mask;
+        if (o.Box is null)
+            Propagate(masks, seeds, slicer, embeddings);
+        return [.. masks.Select(kv => (kv.Key, kv.Value))];
+    }
+
+    /// <summary>Fills the gaps between clicked slices and continues past the outermost ones with the previous mask's box.</summary>
+    private void Propagate(SortedDictionary<int, bool[,]> masks, SortedSet<int> seeds, VolumeSlicer slicer, EmbeddingCache embeddings)
+    {
+        var size = (slicer.Rows, slicer.Columns);
+        bool Step(int from, int to)
+        {
+            if (to < 0 || to >= slicer.SliceCount || masks.ContainsKey(to) || !masks.TryGetValue(from, out var previous) || BoundingBox(previous) is not { } box)
+                return false;
+            var mask = model.Segment(embeddings.Get(to), size, new SlicePrompt([], box)).Mask;
+            masks[to] = mask;
+            return BoundingBox(mask) is not null;
+        }
+        for (int s = seeds.Min; s < seeds.Max; s++)
+            Step(s, s + 1);
+        for (int s = seeds.Max; Step(s, s + 1); s++)
+        {
+        }
+        for (int s = seeds.Min; Step(s, s - 1); s--)
+        {
+        }
+    }
+
+    /// <summary>Inclusive (x0, y0, x1, y1) of a mask's pixels, null when it is empty.</summary>
+    public static (double X0, double Y0, double X1, double Y1)? BoundingBox(bool[,] mask)
+    {
+        int x0 = int.MaxValue, y0 = int.MaxValue, x1 = -1, y1 = -1;
+        for (int y = 0; y < mask.GetLength(0); y++)
+            for (int x = 0; x < mask.GetLength(1); x++)
+            {
+                if (!mask[y, x])
+                    continue;
+                x0 = Math.Min(x0, x);
+                x1 = Math.Max(x1, x);
+                y0 = Math.Min(y0, y);
+                y1 = Math.Max(y1, y);
+            }
+        return x1 < 0 ? null : (x0, y0, x1, y1);
+    }
+
+    /// <summary>A voxel's slice index and its column and row within the slice.</summary>
+    private static (int Slice, int Column, int Row) Coordinates(VoxelPoint p, VolumeSlicer slicer)
+    {
+        int[] xyz = [p.X, p.Y, p.Z];
+        return (xyz[slicer.SliceAxis], xyz[slicer.ColumnAxis], xyz[slicer.RowAxis]);
+    }
+
+    private static void Paint(byte[] labels, VolumeSlicer slicer, int slice, bool[,] mask, byte label)
+    {
+        var current = slicer.Slice(labels, slice);
+        for (int r = 0; r < slicer.Rows; r++)
+            for (int c = 0; c < slicer.Columns; c++)
+                if (mask[r, c])
+                    current[r, c] = label;
+        slicer.Put(labels, slice, current);
+    }
+
+    private float[] Window(float[] values, string source)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new InvalidDataException($"{source}: voxel value {values[i]} at flat index {i} (images must be finite)");
+        if (!Options.ApplyWindow)
+            return values;
+        float min = (float)Options.WindowMin, max = (float)Options.WindowMax;
+        for (int i = 0; i < values.Length; i++)
+            values[i] = HuWindow.Apply(values[i], min, max);
+        return values;
+    }
+
+    private static int[] SpatialShape(NiftiImage image, string source)
+    {
+        var shape = image.Shape;
+        if (shape.Length < 3 || shape.Skip(3).Any(d => d != 1))
+            throw new InvalidDataException($"{source}: image has shape [{string.Join(", ", shape)}] (rank {shape.Length}); a 3D volume is needed");
+        return shape[..3];
+    }
+
+    /// <summary>Slice embeddings computed once and kept (up to a bound) while the objects of a volume are segmented.</summary>
+    private sealed class EmbeddingCache(PromptableModel model, VolumeSlicer slicer, float[] values, int capacity) : IDisposable
+    {
+        private readonly Dictionary<int, Tensor> cache = [];
+        private readonly Queue<int> order = new();
+
+        public Tensor Get(int slice)
+        {
+            if (cache.TryGetValue(slice, out var embedding))
+                return embedding;
+            if (cache.Count >= Math.Max(1, capacity))
+            {
+                int oldest = order.Dequeue();
+                cache[oldest].Dispose();
+                cache.Remove(oldest);
+            }
+            embedding = model.EmbedSlice(slicer.Slice(values, slice));
+            cache[slice] = embedding;
+            order.Enqueue(slice);
+            return embedding;
+        }
+
+        public void Dispose()
+        {
+            foreach (var tensor in cache.Values)
+                tensor.Dispose();
+            cache.Clear();
+        }
+    }
+}

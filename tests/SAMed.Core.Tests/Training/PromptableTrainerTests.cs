@@ -1,0 +1,87 @@
+using SAMed.Checkpoints;
+using SAMed.Training;
+
+namespace SAMed.Tests.Training;
+
+/// <summary>The promptable mode of the trainer on the smoke configuration: it learns, writes a run folder, resumes.</summary>
+[Collection(TorchRngCollection.Name)]
+public sealed class PromptableTrainerTests : IDisposable
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), $"samed-prompt-trainer-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(root))
+            Directory.Delete(root, recursive: true);
+    }
+
+    private TrainerOptions Quiet(string name, bool evaluate, Action<long>? afterStep = null) => new()
+    {
+        Output = TextWriter.Null,
+        Interactive = false,
+        RunDirectory = Path.Combine(root, name),
+        Evaluate = evaluate,
+        AfterStep = afterStep,
+    };
+
+    [Theory]
+    [InlineData("box", 1, 0)]
+    [InlineData("point", 1, 0)]
+    [InlineData("mixed", 2, 1)]
+    public void PromptableStepsLowerTheLossAndSaveTheIouHead(string kind, int points, int negatives)
+    {
+        var config = TrainPresets.Smoke with
+        {
+            Mode = "promptable",
+            PromptKind = kind,
+            PromptPoints = points,
+            PromptNegativePoints = negatives,
+            MaxSteps = 20,
+            SyntheticTrainVolumes = 1,
+            SyntheticTestVolumes = 1,
+            SyntheticSlices = 8,
+        };
+        var result = Trainer.Train(config, Quiet(kind, evaluate: true));
+        Assert.Equal(20, result.Iterations);
+        double first = result.Steps.Take(5).Average(s => s.Loss);
+        double last = result.Steps.TakeLast(5).Average(s => s.Loss);
+        Assert.True(last < first, $"loss rose from {first:F4} to {last:F4}");
+        Assert.NotNull(result.HeldOut);
+        Assert.InRange(result.HeldOut!.MeanDice, 0, 1);
+        var saved = PthStateDict.Read(result.LoraCheckpoint);
+        Assert.Equal([4L, 32L], saved["mask_decoder.mask_tokens.weight"].shape);
+        Assert.Contains("mask_decoder.iou_prediction_head.layers.2.weight", saved.Keys);
+        Assert.True(File.Exists(Path.Combine(result.RunDirectory, Trainer.EvaluationFile)));
+    }
+
+    [Fact]
+    public void InterruptedPromptableRunResumesToTheSameTensors()
+    {
+        var config = TrainPresets.Smoke with
+        {
+            Mode = "promptable",
+            MaxSteps = 12,
+            ResumeInterval = 4,
+            SaveInterval = 100,
+            SyntheticTrainVolumes = 1,
+            SyntheticTestVolumes = 0,
+            SyntheticSlices = 16,
+        };
+        var whole = Trainer.Train(config, Quiet("whole", evaluate: false));
+        Assert.Throws<OperationCanceledException>(() => Trainer.Train(config, Quiet("killed", evaluate: false,
+            afterStep: done => { if (done == 10) throw new OperationCanceledException("killed"); })));
+        var resumed = Trainer.Resume(Path.Combine(root, "killed"), Quiet("killed", evaluate: false));
+        Assert.Equal(12, resumed.Iterations);
+        var want = PthStateDict.Read(whole.LoraCheckpoint);
+        var got = PthStateDict.Read(resumed.LoraCheckpoint);
+        foreach (var (name, tensor) in want)
+            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void UnknownModeIsAConfigurationError()
+    {
+        var error = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Check(TrainPresets.Smoke with { Mode = "prompted" }, "c.json"));
+        Assert.Contains("mode 'prompted'", error.Message);
+    }
+}
