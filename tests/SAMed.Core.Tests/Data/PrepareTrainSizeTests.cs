@@ -28,7 +28,7 @@ public sealed class PrepareTrainSizeTests : IDisposable
         {
             OutputDir = output,
             LabelMap = LabelMap.TotalSegmentator,
-            TestCases = ["case0001"],
+            TestCases = ["ct_3mm"],
             TestCasesAlsoTrain = true,
             TrainSize = trainSize,
         });
@@ -61,8 +61,8 @@ public sealed class PrepareTrainSizeTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(zoomed, "train_npz")));
 
         // The test volume is the native one, byte for byte in values.
-        var nativeVolume = SynapseH5.Read(Path.Combine(native, "test_vol_h5", "case0001.npy.h5"));
-        var testVolume = SynapseH5.Read(Path.Combine(zoomed, "test_vol_h5", "case0001.npy.h5"));
+        var nativeVolume = SynapseH5.Read(Path.Combine(native, "test_vol_h5", "ct_3mm.npy.h5"));
+        var testVolume = SynapseH5.Read(Path.Combine(zoomed, "test_vol_h5", "ct_3mm.npy.h5"));
         Assert.Equal([30L, 101L, 122L], testVolume.Image.Shape);
         Assert.Equal(nativeVolume.Image.ToFloat(), testVolume.Image.ToFloat());
         Assert.Equal(nativeVolume.Label.ToFloat(), testVolume.Label.ToFloat());
@@ -91,7 +91,7 @@ public sealed class PrepareTrainSizeTests : IDisposable
         Assert.Equal(4, result.IterationsPerEpoch); // 30 slices in batches of 8
         Assert.All(result.Steps, s => Assert.True(double.IsFinite(s.Loss)));
         var heldOut = Assert.IsType<SAMed.Evaluation.EvaluationReport>(result.HeldOut);
-        Assert.Equal("case0001", Assert.Single(heldOut.Cases).Case);
+        Assert.Equal("ct_3mm", Assert.Single(heldOut.Cases).Case);
     }
 
     [Fact]

@@ -45,32 +45,7 @@ public sealed class ParityCase
     {
         Directory = directory;
         Json = root;
-        var model = root.GetProperty("model");
-        Model = new SamConfig
-        {
-            ImageSize = model.GetProperty("img_size").GetInt32(),
-            PatchSize = model.GetProperty("patch_size").GetInt32(),
-            InChans = model.GetProperty("in_chans").GetInt32(),
-            EncoderEmbedDim = model.GetProperty("embed_dim").GetInt32(),
-            EncoderDepth = model.GetProperty("depth").GetInt32(),
-            EncoderNumHeads = model.GetProperty("num_heads").GetInt32(),
-            MlpRatio = model.GetProperty("mlp_ratio").GetDouble(),
-            QkvBias = model.GetProperty("qkv_bias").GetBoolean(),
-            UseRelPos = model.GetProperty("use_rel_pos").GetBoolean(),
-            WindowSize = model.GetProperty("window_size").GetInt32(),
-            GlobalAttnIndexes = [.. model.GetProperty("global_attn_indexes").EnumerateArray().Select(e => e.GetInt32())],
-            EncoderLayerNormEps = model.GetProperty("encoder_layernorm_eps").GetDouble(),
-            PromptEmbedDim = model.GetProperty("prompt_embed_dim").GetInt32(),
-            MaskInChans = model.GetProperty("mask_in_chans").GetInt32(),
-            DecoderDepth = model.GetProperty("decoder_depth").GetInt32(),
-            DecoderHeads = model.GetProperty("decoder_heads").GetInt32(),
-            DecoderMlpDim = model.GetProperty("decoder_mlp_dim").GetInt32(),
-            IouHeadDepth = model.GetProperty("iou_head_depth").GetInt32(),
-            IouHeadHiddenDim = model.GetProperty("iou_head_hidden_dim").GetInt32(),
-            NumClasses = model.GetProperty("num_classes").GetInt32(),
-            PixelMean = [.. model.GetProperty("pixel_mean").EnumerateArray().Select(e => (float)e.GetDouble())],
-            PixelStd = [.. model.GetProperty("pixel_std").EnumerateArray().Select(e => (float)e.GetDouble())],
-        };
+        Model = CaseModel.Read(root.GetProperty("model"));
         Kind = root.TryGetProperty("kind", out var kind) ? kind.GetString() ?? ParityKind : ParityKind;
         LoraRank = root.TryGetProperty("lora_rank", out var rank) ? rank.GetInt32() : 0;
         PretrainedImageSize = root.GetProperty("pretrained_img_size").GetInt32();

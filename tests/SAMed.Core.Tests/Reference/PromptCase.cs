@@ -20,30 +20,7 @@ public sealed class PromptCase
     private PromptCase(string directory, JsonElement root)
     {
         Directory = directory;
-        var model = root.GetProperty("model");
-        static int Int(JsonElement e, string name, int fallback) => e.TryGetProperty(name, out var v) ? v.GetInt32() : fallback;
-        Model = new SamConfig
-        {
-            ImageSize = model.GetProperty("img_size").GetInt32(),
-            PatchSize = model.GetProperty("patch_size").GetInt32(),
-            InChans = Int(model, "in_chans", 3),
-            EncoderEmbedDim = model.GetProperty("embed_dim").GetInt32(),
-            EncoderDepth = model.GetProperty("depth").GetInt32(),
-            EncoderNumHeads = model.GetProperty("num_heads").GetInt32(),
-            WindowSize = model.GetProperty("window_size").GetInt32(),
-            GlobalAttnIndexes = [.. model.GetProperty("global_attn_indexes").EnumerateArray().Select(e => e.GetInt32())],
-            EncoderLayerNormEps = model.GetProperty("encoder_layernorm_eps").GetDouble(),
-            PromptEmbedDim = model.GetProperty("prompt_embed_dim").GetInt32(),
-            MaskInChans = model.GetProperty("mask_in_chans").GetInt32(),
-            DecoderDepth = model.GetProperty("decoder_depth").GetInt32(),
-            DecoderHeads = model.GetProperty("decoder_heads").GetInt32(),
-            DecoderMlpDim = model.GetProperty("decoder_mlp_dim").GetInt32(),
-            IouHeadDepth = model.GetProperty("iou_head_depth").GetInt32(),
-            IouHeadHiddenDim = model.GetProperty("iou_head_hidden_dim").GetInt32(),
-            NumClasses = model.GetProperty("num_multimask_outputs").GetInt32(),
-            PixelMean = [.. model.GetProperty("pixel_mean").EnumerateArray().Select(e => (float)e.GetDouble())],
-            PixelStd = [.. model.GetProperty("pixel_std").EnumerateArray().Select(e => (float)e.GetDouble())],
-        };
+        Model = CaseModel.Read(root.GetProperty("model"), classesKey: "num_multimask_outputs");
         static (int, int) Size(JsonElement e) => (e[0].GetInt32(), e[1].GetInt32());
         static string? Name(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetString() : null;
         Images = [.. root.GetProperty("images").EnumerateArray().Select(e => new PromptCaseImage(
