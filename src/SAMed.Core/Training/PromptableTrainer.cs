@@ -21,7 +21,7 @@ namespace SAMed.Training;
 /// it becomes a binary target with a prompt drawn from it each step (<see cref="PromptSampler"/>: a jittered box, or
 /// points). Box prompts and several points give one mask; a lone point gives three and the loss takes the best.
 /// The loss is <see cref="PromptableLoss"/> (Dice with squared terms + BCE, mean over samples, + the IoU head's MSE)
-/// on the low-res logits against the low-res label; the optimizer, schedule, logs, LoRA checkpoints and resume files
+/// on the low-res logits against the low-res label; the optimizer, schedule, logs, checkpoints and resume files
 /// are the semantic mode's. Held-out volumes are evaluated with box prompts from their ground truth.
 /// </summary>
 public static class PromptableTrainer
@@ -85,7 +85,7 @@ public static class PromptableTrainer
             progress.Message($"run folder: {runDirectory}");
         }
         progress.Message(string.Create(CultureInfo.InvariantCulture,
-            $"promptable {config.VitName} img {imageSize} rank {config.Rank}, {config.PromptKind} prompts: {model.TrainableParameterCount():N0} trainable parameters; {dataset.Count} slices, {perEpoch} iterations per epoch, {totalSteps} iterations on {config.Device}"));
+            $"promptable {config.VitName} img {imageSize}, {model.Strategy}{(model is Lora.LoraSam l ? $" rank {l.Rank}" : "")}, {config.PromptKind} prompts: {model.TrainableParameterCount():N0} trainable parameters; {dataset.Count} slices, {perEpoch} iterations per epoch, {totalSteps} iterations on {config.Device}"));
 
         string logPath = Path.Combine(runDirectory, Trainer.LogFile);
         using var log = resume is null ? TrainingLog.Create(logPath) : TrainingLog.Continue(logPath, iteration);
@@ -172,7 +172,7 @@ public static class PromptableTrainer
         var (nextEpoch, nextBatch) = iteration % perEpoch == 0 ? ((int)(iteration / perEpoch), 0) : (lastEpoch, (int)(iteration % perEpoch));
         SaveResume(nextEpoch, nextBatch);
         var trainingTime = TimeSpan.FromSeconds(elapsedBefore + clock.Elapsed.TotalSeconds);
-        progress.Message(string.Create(CultureInfo.InvariantCulture, $"trained {iteration} iterations in {trainingTime.TotalSeconds:F1} s; LoRA checkpoint {loraPath}"));
+        progress.Message(string.Create(CultureInfo.InvariantCulture, $"trained {iteration} iterations in {trainingTime.TotalSeconds:F1} s; checkpoint {loraPath}"));
 
         EvaluationReport? heldOut = null;
         if (options.Evaluate && data.TestNames.Count > 0)
