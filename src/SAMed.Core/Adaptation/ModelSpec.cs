@@ -69,7 +69,8 @@ public sealed record ModelSpec
 
     /// <summary>"vit_b 512, lora rank 4, 8 classes".</summary>
     public override string ToString() =>
-        $"{(Custom is null ? Size : "custom")} {ImgSize}, {Strategy}{(Strategy == Strategies.Lora ? $" rank {Rank}" : "")}, {NumClasses} classes";
+        $"{(Custom is null || SamBuilder.IsKnown(Size) ? Size : "custom")} {ImgSize}{(Mode == PromptableMode ? " promptable" : "")}, "
+        + $"{Strategy}{(Strategy == Strategies.Lora ? $" rank {Rank}" : "")}, {NumClasses} classes";
 
     /// <summary>Every problem of the specification, each naming the key; empty when it can be built.</summary>
     public IReadOnlyList<string> Problems()

@@ -76,6 +76,8 @@ public sealed class PromptableModel : IDisposable
             NumClasses = architecture.NumClasses,
             Mode = ModelSpec.PromptableMode,
             Custom = architecture,
+            PixelMean = architecture.PixelMean,
+            PixelStd = architecture.PixelStd,
             // Without a strategy checkpoint the model is SAM as it is (the decoder strategy adds nothing to it).
             Strategy = contents?.Strategy ?? Strategies.Decoder,
             Rank = options.Rank ?? contents?.Rank ?? 4,

@@ -31,12 +31,18 @@ public static class PromptableTrainer
         ModelFactory.Create(Spec(config), config.SamCheckpoint, config.LoraCheckpoint, device);
 
     /// <summary>The configuration's model in the promptable mode: the official SAM architecture (3 multimask outputs, IoU head).</summary>
-    public static ModelSpec Spec(TrainConfig config) => config.Model with
+    public static ModelSpec Spec(TrainConfig config)
     {
-        Mode = ModelSpec.PromptableMode,
-        Custom = PromptableSam.Config(config.VitName, config.ImgSize, unitInputs: false),
-        NumClasses = 3,
-    };
+        var architecture = PromptableSam.Config(config.VitName, config.ImgSize, unitInputs: false);
+        return config.Model with
+        {
+            Mode = ModelSpec.PromptableMode,
+            Custom = architecture,
+            NumClasses = architecture.NumClasses,
+            PixelMean = architecture.PixelMean,
+            PixelStd = architecture.PixelStd,
+        };
+    }
 
     internal static TrainResult Run(TrainConfig config, string runDirectory, TrainerOptions options, ResumeState? resume)
     {
