@@ -93,87 +93,57 @@ public static class ImageFile
             max = Math.Max(max, label);
         }
         if (max <= byte.MaxValue)
-        {
-            using var image = new Image<L8>(width, height);
-            image.ProcessPixelRows(rows =>
-            {
-                for (int y = 0; y < height; y++)
-                {
-                    var row = rows.GetRowSpan(y);
-                    for (int x = 0; x < width; x++)
-                        row[x] = new L8((byte)labels[y, x]);
-                }
-            });
-            AtomicFile.Write(path, stream => image.SaveAsPng(stream, GreyEncoder(PngBitDepth.Bit8)));
-        }
+            WriteGrey(path, labels, label => new L8((byte)label), PngBitDepth.Bit8);
         else
-        {
-            using var image = new Image<L16>(width, height);
-            image.ProcessPixelRows(rows =>
-            {
-                for (int y = 0; y < height; y++)
-                {
-                    var row = rows.GetRowSpan(y);
-                    for (int x = 0; x < width; x++)
-                        row[x] = new L16((ushort)labels[y, x]);
-                }
-            });
-            AtomicFile.Write(path, stream => image.SaveAsPng(stream, GreyEncoder(PngBitDepth.Bit16)));
-        }
+            WriteGrey(path, labels, label => new L16((ushort)label), PngBitDepth.Bit16);
     }
 
-    /// <summary>Unfiltered rows (PNG filter type 0), as SAMed.IO.Png writes them.</summary>
-    internal static PngEncoder GreyEncoder(PngBitDepth depth) => new()
+    private static void WriteGrey<TPixel>(string path, int[,] labels, Func<int, TPixel> pixel, PngBitDepth depth)
+        where TPixel : unmanaged, IPixel<TPixel>
     {
-        ColorType = PngColorType.Grayscale,
-        BitDepth = depth,
-        FilterMethod = PngFilterMethod.None,
-    };
+        int height = labels.GetLength(0), width = labels.GetLength(1);
+        using var image = new Image<TPixel>(width, height);
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (int x = 0; x < width; x++)
+                    row[x] = pixel(labels[y, x]);
+            }
+        });
+        AtomicFile.Write(path, stream => image.SaveAsPng(stream, Png.Encoder(PngColorType.Grayscale, depth)));
+    }
 
-    private static RasterImage Samples8(string path, Image image, bool palette)
+    private static RasterImage Samples8(string path, Image image, bool palette) =>
+        Samples<Rgba32>(path, image, palette, 8, p => (p.R, p.G, p.B));
+
+    private static RasterImage Samples16(string path, Image image, bool palette) =>
+        Samples<Rgba64>(path, image, palette, 16, p => (p.R, p.G, p.B));
+
+    /// <summary>The pixels as R, G, B integers of the bit depth, through a copy in <typeparamref name="TPixel"/>.</summary>
+    private static RasterImage Samples<TPixel>(string path, Image image, bool palette, int bitDepth, Func<TPixel, (int R, int G, int B)> channels)
+        where TPixel : unmanaged, IPixel<TPixel>
     {
-        using var rgba = image.CloneAs<Rgba32>();
-        int height = rgba.Height, width = rgba.Width;
+        using var copy = image.CloneAs<TPixel>();
+        int height = copy.Height, width = copy.Width;
         var rgb = new int[height * width * 3];
         bool grey = true;
-        rgba.ProcessPixelRows(rows =>
+        copy.ProcessPixelRows(rows =>
         {
             for (int y = 0; y < height; y++)
             {
                 var row = rows.GetRowSpan(y);
                 for (int x = 0; x < width; x++)
                 {
-                    var p = row[x];
+                    var (r, g, b) = channels(row[x]);
                     int i = (y * width + x) * 3;
-                    (rgb[i], rgb[i + 1], rgb[i + 2]) = (p.R, p.G, p.B);
-                    grey &= p.R == p.G && p.G == p.B;
+                    (rgb[i], rgb[i + 1], rgb[i + 2]) = (r, g, b);
+                    grey &= r == g && g == b;
                 }
             }
         });
-        return Finish(path, height, width, 8, rgb, grey, palette);
-    }
-
-    private static RasterImage Samples16(string path, Image image, bool palette)
-    {
-        using var rgba = image.CloneAs<Rgba64>();
-        int height = rgba.Height, width = rgba.Width;
-        var rgb = new int[height * width * 3];
-        bool grey = true;
-        rgba.ProcessPixelRows(rows =>
-        {
-            for (int y = 0; y < height; y++)
-            {
-                var row = rows.GetRowSpan(y);
-                for (int x = 0; x < width; x++)
-                {
-                    var p = row[x];
-                    int i = (y * width + x) * 3;
-                    (rgb[i], rgb[i + 1], rgb[i + 2]) = (p.R, p.G, p.B);
-                    grey &= p.R == p.G && p.G == p.B;
-                }
-            }
-        });
-        return Finish(path, height, width, 16, rgb, grey, palette);
+        return Finish(path, height, width, bitDepth, rgb, grey, palette);
     }
 
     private static RasterImage Finish(string path, int height, int width, int bitDepth, int[] rgb, bool grey, bool palette)
