@@ -19,8 +19,12 @@ public static class DatasetValidator
         int slices = 0, volumes = 0;
         if (parts.HasFlag(ValidationParts.Train) && TryReadList(layout.TrainListPath, findings) is { } trainNames)
         {
-            slices = trainNames.Count;
-            findings.AddRange(CheckAll(trainNames, name => CheckSlice(layout.TrainSlicePath(name), numClasses)));
+            foreach (string folder in TrainingFolders(layout))
+            {
+                var inFolder = layout with { TrainDir = folder };
+                slices += trainNames.Count;
+                findings.AddRange(CheckAll(trainNames, name => CheckSlice(inFolder.TrainSlicePath(name), numClasses)));
+            }
         }
         if (parts.HasFlag(ValidationParts.Test) && TryReadList(layout.TestListPath, findings) is { } testNames)
         {
@@ -28,6 +32,25 @@ public static class DatasetValidator
             findings.AddRange(CheckAll(testNames, name => CheckVolume(layout.TestVolumePath(name), numClasses)));
         }
         return new ValidationReport(findings.Where(f => !f.IsWarning).ToList(), findings.Where(f => f.IsWarning).ToList(), slices, volumes);
+    }
+
+    /// <summary>
+    /// The training folders train.txt applies to: a layout's own TrainDir when it was set apart from the root (SAMed's
+    /// --root_path); otherwise train_npz/ and every train_npz_N/ that prepare --train-size N wrote beside it (SAMed's
+    /// train_npz_224), those that exist, or train_npz/ when none does (so its absence is reported).
+    /// </summary>
+    public static IReadOnlyList<string> TrainingFolders(SynapseLayout layout)
+    {
+        string standard = Path.Combine(layout.Root, SynapseLayout.TrainDirName);
+        if (Path.GetFullPath(layout.TrainDir) != Path.GetFullPath(standard))
+            return [layout.TrainDir];
+        var resized = Directory.Exists(layout.Root)
+            ? Directory.GetDirectories(layout.Root, SynapseLayout.TrainDirName + "_*")
+                .Where(d => int.TryParse(Path.GetFileName(d)[(SynapseLayout.TrainDirName.Length + 1)..], out int n) && n > 0)
+                .Order(StringComparer.Ordinal)
+            : Enumerable.Empty<string>();
+        var existing = new[] { standard }.Where(Directory.Exists).Concat(resized).ToList();
+        return existing.Count > 0 ? existing : [standard];
     }
 
     /// <summary>Every problem of one training slice (.npz with "image" and "label" of the same 2D shape).</summary>

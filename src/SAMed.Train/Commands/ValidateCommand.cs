@@ -10,7 +10,7 @@ public static class ValidateCommand
     {
         var root = new Option<string>("--root")
         {
-            Description = "Data root holding train_npz/ and test_vol_h5/.",
+            Description = "Data root holding train_npz/ (and the train_npz_N/ of prepare --train-size N, each checked against train.txt) and test_vol_h5/.",
             Required = true,
         };
         var listDir = new Option<string?>("--list-dir")

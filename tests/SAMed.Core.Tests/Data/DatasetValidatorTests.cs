@@ -55,6 +55,37 @@ public sealed class DatasetValidatorTests : IDisposable
     }
 
     [Fact]
+    public void ResizedTrainingSetBesideTheNativeOneIsCheckedToo()
+    {
+        var resized = _layout with { TrainDir = _layout.TrainDir + "_224" };
+        Directory.CreateDirectory(resized.TrainDir);
+        foreach (string name in SynapseLayout.ReadList(_layout.TrainListPath))
+            Npz.Write(resized.TrainSlicePath(name), [new("image", Image(6, 6)), new("label", Label(6, 6))]);
+        Assert.Equal([_layout.TrainDir, resized.TrainDir], DatasetValidator.TrainingFolders(_layout));
+        Assert.True(DatasetValidator.Validate(_layout, NumClasses).IsValid);
+
+        Truncate(resized.TrainSlicePath("case1_slice002"));
+        var report = DatasetValidator.Validate(_layout, NumClasses);
+        Assert.Equal(6, report.TrainSlicesChecked);
+        var problem = Assert.Single(report.Problems);
+        Assert.Equal(resized.TrainSlicePath("case1_slice002"), problem.File);
+    }
+
+    [Fact]
+    public void OnlyResizedTrainingSetIsChecked()
+    {
+        var resized = _layout with { TrainDir = _layout.TrainDir + "_224" };
+        Directory.Move(_layout.TrainDir, resized.TrainDir);
+        Assert.Equal([resized.TrainDir], DatasetValidator.TrainingFolders(_layout));
+        Assert.True(DatasetValidator.Validate(_layout, NumClasses).IsValid);
+        Assert.Equal(3, DatasetValidator.Validate(_layout, NumClasses).TrainSlicesChecked);
+
+        Directory.Delete(resized.TrainDir, recursive: true);
+        Assert.Equal([_layout.TrainDir], DatasetValidator.TrainingFolders(_layout));
+        Assert.Equal(3, DatasetValidator.Validate(_layout, NumClasses).Problems.Count(p => p.Problem.Contains("not found")));
+    }
+
+    [Fact]
     public void MissingFilesAreReported()
     {
         File.Delete(_layout.TrainSlicePath("case1_slice001"));
