@@ -79,6 +79,32 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void TestTakesSamedsDefaultCheckpointsAndItsModuleAndDatasetSwitches()
+    {
+        Samed.Run("synth", "-o", temp["data"], "--size", "32", "--train-count", "0", "--test-count", "1", "--min-slices", "2", "--max-slices", "2")
+            .AssertSucceeds();
+        Directory.CreateDirectory(temp["work/checkpoints"]);
+        File.WriteAllText(temp["work/checkpoints/sam_vit_b_01ec64.pth"], "not a checkpoint");
+        File.WriteAllText(temp["work/checkpoints/epoch_159.pth"], "not a checkpoint");
+        string before = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = temp["work"];
+            // SAMed's test.py command line without --ckpt/--lora_ckpt: its default files are what gets read.
+            var run = Samed.Run("test", "--volume_path", temp["data"], "--output_dir", temp["out"], "--module", "sam_lora_image_encoder", "--dataset", "Synapse")
+                .AssertFails(ExitCodes.BadInput, "checkpoints/");
+            Assert.Contains("SAMed's defaults checkpoints/sam_vit_b_01ec64.pth and checkpoints/epoch_159.pth", run.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.CurrentDirectory = before;
+        }
+        Samed.Run("test", "--volume-path", temp["data"], "--module", "sam_lora_image_encoder_mask_decoder")
+            .AssertFails(ExitCodes.BadInput, "--module sam_lora_image_encoder_mask_decoder is not supported", "--strategy");
+        Samed.Run("train", "--dataset", "ACDC", "--max-steps", "1").AssertFails(ExitCodes.BadInput, "--dataset ACDC is not supported", "samed prepare");
+    }
+
+    [Fact]
     public void ScoreTakesSpacingLabelMapAndTheAbsentRule()
     {
         // Reference in raw Synapse ids (6 = liver -> class 5); the prediction finds the liver and a spleen that is not there.

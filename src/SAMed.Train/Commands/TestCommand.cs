@@ -49,8 +49,11 @@ public static class TestCommand
             volumePath, listDir, images, labels, labelMap, batch, spacing, absent, output, saveNifti, prompt, pixelNorm,
         };
         model.AddTo(command);
+        var samed = new SamedSwitches();
+        samed.AddTo(command);
         command.SetAction(result =>
         {
+            samed.Check(result);
             model.ApplyThreads(result);
             var (mode, xyz) = CommonOptions.ParseSpacing(result, spacing);
             var volumes = Volumes(result.GetValue(volumePath), result.GetValue(listDir), result.GetValue(images), result.GetValue(labels),
@@ -102,7 +105,7 @@ public static class TestCommand
             }
             else
             {
-                using var loaded = model.Load(result);
+                using var loaded = SegmentationModel.Load(WithSamedCheckpoints(model.Options(result), log.Info));
                 log.Info(loaded.Description);
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"img_size {loaded.Config.ImageSize}, input_size {loaded.Config.InputSize}, num_classes {loaded.Config.NumClasses}, multimask_output {loaded.Config.MultimaskOutput}, device {loaded.Device}"));
@@ -161,6 +164,23 @@ public static class TestCommand
         }
         return VolumeTestSource.FromVolumePath(volumePath, listDir, out source);
     }
+
+    /// <summary>
+    /// test.py's defaults of --ckpt and --lora_ckpt (SAMed's vit_b and its released LoRA), used when no model file is
+    /// named, no other size is asked and both files exist.
+    /// </summary>
+    private static ModelLoadOptions WithSamedCheckpoints(ModelLoadOptions options, Action<string> log)
+    {
+        bool unnamed = options is { Checkpoint: null, SamCheckpoint: null, LoraCheckpoint: null, ConfigPath: null }
+            && (options.ModelType is null || options.ModelType == "vit_b");
+        if (!unnamed || !File.Exists(SamedDefaultSamCheckpoint) || !File.Exists(SamedDefaultLoraCheckpoint))
+            return options;
+        log($"no checkpoint named: SAMed's defaults {SamedDefaultSamCheckpoint} and {SamedDefaultLoraCheckpoint}");
+        return options with { SamCheckpoint = SamedDefaultSamCheckpoint, LoraCheckpoint = SamedDefaultLoraCheckpoint };
+    }
+
+    private const string SamedDefaultSamCheckpoint = "checkpoints/sam_vit_b_01ec64.pth";
+    private const string SamedDefaultLoraCheckpoint = "checkpoints/epoch_159.pth";
 
     // test.py's defaults of --volume_path and --list_dir, used when no volumes are named and they exist.
     private const string SamedDefaultVolumePath = "testset/test_vol_h5";

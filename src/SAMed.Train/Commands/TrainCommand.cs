@@ -69,12 +69,15 @@ public static class TrainCommand
             command.Options.Add(option);
         foreach (var (_, option) in flags)
             command.Options.Add(option);
+        var samed = new Cli.SamedSwitches();
+        samed.AddTo(command);
 
         command.SetAction(result =>
         {
             using var stop = new CancellationTokenSource();
             using var interrupt = StopOnSignal(PosixSignal.SIGINT, stop);
             using var terminate = StopOnSignal(PosixSignal.SIGTERM, stop);
+            samed.Check(result);
             var options = new TrainerOptions { RunDirectory = result.GetValue(runDir), Evaluate = !result.GetValue(noEval), Cancellation = stop.Token };
             try
             {
