@@ -1,3 +1,4 @@
+using SAMed.Adaptation;
 using SAMed.Checkpoints;
 using SAMed.Training;
 
@@ -52,6 +53,30 @@ public sealed class PromptableTrainerTests : IDisposable
         Assert.Equal([4L, 32L], saved["mask_decoder.mask_tokens.weight"].shape);
         Assert.Contains("mask_decoder.iou_prediction_head.layers.2.weight", saved.Keys);
         Assert.True(File.Exists(Path.Combine(result.RunDirectory, Trainer.EvaluationFile)));
+    }
+
+    [Theory]
+    [InlineData(Strategies.Adapter)]
+    [InlineData(Strategies.Decoder)]
+    [InlineData(Strategies.Full)]
+    public void EveryStrategyTrainsPromptablyAndSavesItsOwnCheckpoint(string strategy)
+    {
+        var config = TrainPresets.Smoke with
+        {
+            Mode = "promptable",
+            Strategy = strategy,
+            MaxSteps = 6,
+            SyntheticTrainVolumes = 1,
+            SyntheticTestVolumes = 0,
+            SyntheticSlices = 8,
+        };
+        var result = Trainer.Train(config, Quiet(strategy, evaluate: false));
+        Assert.Equal(6, result.Iterations);
+        Assert.All(result.Steps, s => Assert.True(double.IsFinite(s.Loss), $"loss {s.Loss}"));
+        Assert.Equal(strategy, CheckpointContents.Read(result.LoraCheckpoint).Strategy);
+        var described = ModelSpecFile.FindBeside(result.LoraCheckpoint);
+        Assert.NotNull(described);
+        Assert.Equal(("promptable", strategy), (described!.Mode, described.Strategy));
     }
 
     [Fact]
