@@ -57,32 +57,20 @@ public sealed class PromptableModel : IDisposable
 
     /// <summary>
     /// --sam-checkpoint (official SAM or MedSAM layout, loaded completely; pos_embed/rel_pos resized if --img-size
-    /// differs) plus an optional --lora of a promptable run; tiny without a checkpoint is random (seeded).
+    /// differs) plus an optional --lora of a promptable run, whose description (epoch_N.json) then says the model;
+    /// tiny without a checkpoint is random (seeded). <paramref name="norm"/> null: SAM's pixel normalisation, or the
+    /// run's.
     /// </summary>
-    public static PromptableModel Load(ModelLoadOptions options, PixelNorm norm)
+    public static PromptableModel Load(ModelLoadOptions options, PixelNorm? norm)
     {
         if (options.Checkpoint is not null)
             throw new ArgumentException($"{options.Checkpoint}: prompts need the complete SAM checkpoint (--sam-checkpoint) plus optionally --lora; a merged export is not supported yet");
-        string size = options.ModelType ?? "vit_b";
-        if (size != "tiny" && options.SamCheckpoint is null)
-            throw new ArgumentException($"prompts with {size} need --sam-checkpoint (an official SAM or MedSAM checkpoint)");
+        var described = options.LoraCheckpoint is null ? null : ModelSpecFile.FindBeside(options.LoraCheckpoint);
+        var spec = described is null ? SpecFromOptions(options, norm) : SpecFromDescription(options, norm, described);
+        if (spec.Size != "tiny" && options.SamCheckpoint is null)
+            throw new ArgumentException($"prompts with {spec.Size} need --sam-checkpoint (an official SAM or MedSAM checkpoint)");
         var device = TorchDevices.Parse(options.Device);
-        var contents = options.LoraCheckpoint is null ? null : CheckpointContents.Read(options.LoraCheckpoint);
-        var architecture = PromptableSam.Config(size, options.ImageSize, unitInputs: norm == PixelNorm.MedSam);
-        var spec = new ModelSpec
-        {
-            Size = size,
-            ImgSize = architecture.ImageSize,
-            NumClasses = architecture.NumClasses,
-            Mode = ModelSpec.PromptableMode,
-            Custom = architecture,
-            PixelMean = architecture.PixelMean,
-            PixelStd = architecture.PixelStd,
-            // Without a strategy checkpoint the model is SAM as it is (the decoder strategy adds nothing to it).
-            Strategy = contents?.Strategy ?? Strategies.Decoder,
-            Rank = options.Rank ?? contents?.Rank ?? 4,
-            Seed = options.Seed ?? 1234,
-        };
+        string size = spec.Size;
         var model = ModelFactory.Create(spec, options.SamCheckpoint, options.LoraCheckpoint, device);
         var sam = model.Sam;
         try
@@ -101,6 +89,44 @@ public sealed class PromptableModel : IDisposable
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>SAM's promptable architecture of the asked size, with the strategy the --lora file holds (decoder: SAM as it is).</summary>
+    private static ModelSpec SpecFromOptions(ModelLoadOptions options, PixelNorm? norm)
+    {
+        string size = options.ModelType ?? "vit_b";
+        var contents = options.LoraCheckpoint is null ? null : CheckpointContents.Read(options.LoraCheckpoint);
+        var architecture = PromptableSam.Config(size, options.ImageSize, unitInputs: norm == PixelNorm.MedSam);
+        return new ModelSpec
+        {
+            Size = size,
+            ImgSize = architecture.ImageSize,
+            NumClasses = architecture.NumClasses,
+            Mode = ModelSpec.PromptableMode,
+            Custom = architecture,
+            PixelMean = architecture.PixelMean,
+            PixelStd = architecture.PixelStd,
+            // Without a strategy checkpoint the model is SAM as it is (the decoder strategy adds nothing to it).
+            Strategy = contents?.Strategy ?? Strategies.Decoder,
+            Rank = options.Rank ?? contents?.Rank ?? 4,
+            Seed = options.Seed ?? 1234,
+        };
+    }
+
+    /// <summary>The model a promptable run describes beside its checkpoint; an option that contradicts it is one sentence naming both.</summary>
+    private static ModelSpec SpecFromDescription(ModelLoadOptions options, PixelNorm? norm, ModelSpec described)
+    {
+        string held = $"{options.LoraCheckpoint}: this checkpoint is {described} (its {Path.GetFileName(ModelSpecFile.PathBeside(options.LoraCheckpoint!))} says so)";
+        if (described.Mode != ModelSpec.PromptableMode)
+            throw new ArgumentException($"{held}, a semantic model; run it without prompts (test without --prompt, predict without --box/--point/--prompts)");
+        if (options.ModelType is string size && SamBuilder.Canonical(size) != described.Size)
+            throw new ArgumentException($"{held}, not {SamBuilder.Canonical(size)} as --model asks; leave --model out");
+        if (options.ImageSize is int imageSize && imageSize != described.ImgSize)
+            throw new ArgumentException($"{held}, trained at img_size {described.ImgSize}, not {imageSize} as --img-size asks; leave --img-size out");
+        bool unitInputs = described.PixelStd is [255f, ..];
+        if (norm is PixelNorm asked && (asked == PixelNorm.MedSam) != unitInputs)
+            throw new ArgumentException($"{held}, trained with {(unitInputs ? "inputs in [0, 1] (--pixel-norm medsam)" : "SAM's pixel mean/std (--pixel-norm sam)")}; leave --pixel-norm out");
+        return described with { Seed = options.Seed ?? described.Seed, Precision = "float32" };
     }
 
     /// <summary>The image embedding [1, C, h, w] of a slice [H, W] with intensities in [0, 1].</summary>

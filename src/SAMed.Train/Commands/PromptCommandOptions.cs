@@ -25,10 +25,10 @@ internal sealed class PromptCommandOptions
     {
         Description = "Promptable mode: a JSON file of objects: {\"objects\": [{\"label\": 1, \"box\": [x0,y0,x1,y1], \"slices\": [z0,z1]}, {\"label\": 2, \"points\": [[x,y,z]], \"negative_points\": [[x,y,z]]}]}.",
     };
-    public Option<string> PixelNorm { get; } = new("--pixel-norm")
+    public Option<string?> PixelNorm { get; } = new("--pixel-norm")
     {
-        Description = "Promptable mode: sam (0-255 with SAM's pixel mean/std; official SAM) or medsam (inputs in [0, 1], MedSAM's checkpoint). tiny models always take [0, 1].",
-        DefaultValueFactory = _ => "sam",
+        Description = "Promptable mode: sam (0-255 with SAM's pixel mean/std; official SAM) or medsam (inputs in [0, 1], MedSAM's checkpoint). "
+            + "Default: what the --lora run's description says, else sam. tiny models always take [0, 1].",
     };
 
     public void AddTo(Command command)
@@ -62,7 +62,7 @@ internal sealed class PromptCommandOptions
         (bool Apply, double Min, double Max)? window, int? sliceAxis, string? overlay)
     {
         var objects = Objects(result);
-        using var loaded = PromptableModel.Load(model.Options(result), ParsePixelNorm(result.GetValue(PixelNorm)!));
+        using var loaded = PromptableModel.Load(model.Options(result), ParsePixelNorm(result.GetValue(PixelNorm)));
         Console.WriteLine(loaded.Description);
         var options = new PredictOptions { OverlayDir = overlay };
         if (sliceAxis is int axis)
@@ -82,15 +82,16 @@ internal sealed class PromptCommandOptions
         return 0;
     }
 
-    public static PixelNorm ParsePixelNorm(string text) => text switch
+    public static PixelNorm? ParsePixelNorm(string? text) => text switch
     {
+        null => null,
         "sam" => Inference.PixelNorm.Sam,
         "medsam" => Inference.PixelNorm.MedSam,
         _ => throw new ArgumentException($"--pixel-norm '{text}': expected sam or medsam"),
     };
 
     /// <summary>test --prompt box|point: a promptable SAM evaluated with prompts from the ground truth.</summary>
-    public static EvaluationReport Evaluate(ParseResult result, ModelCommandOptions model, string promptKind, string pixelNorm,
+    public static EvaluationReport Evaluate(ParseResult result, ModelCommandOptions model, string promptKind, string? pixelNorm,
         IReadOnlyList<VolumeTestItem> volumes, Action<string> log, Action<VolumeTestProgress> progress, VolumeTestOptions options)
     {
         var prompt = promptKind switch

@@ -42,7 +42,7 @@ public static class TestCommand
         {
             Description = "Promptable mode: evaluate a promptable SAM (--sam-checkpoint [+ --lora of a promptable run]) with a box or point per slice and class, from the ground truth (MedSAM's evaluation).",
         };
-        var pixelNorm = new Option<string>("--pixel-norm") { Description = "Promptable mode: sam or medsam (see predict).", DefaultValueFactory = _ => "sam" };
+        var pixelNorm = new Option<string?>("--pixel-norm") { Description = "Promptable mode: sam or medsam (see predict; default: the --lora run's, else sam)." };
 
         var command = new Command("test", "Evaluate a SAMed model on test volumes with SAMed's protocol (Dice and HD95 per case and class).")
         {
@@ -94,7 +94,7 @@ public static class TestCommand
             // Promptable mode (PromptCommandOptions.Evaluate): prompts derived from the ground truth per slice and class.
             if (result.GetValue(prompt) is string promptKind)
             {
-                report = PromptCommandOptions.Evaluate(result, model, promptKind, result.GetValue(pixelNorm)!, volumes, log.Info, Report, new VolumeTestOptions
+                report = PromptCommandOptions.Evaluate(result, model, promptKind, result.GetValue(pixelNorm), volumes, log.Info, Report, new VolumeTestOptions
                 {
                     NumClasses = result.GetValue(model.NumClasses) ?? 8,
                     Spacing = mode,

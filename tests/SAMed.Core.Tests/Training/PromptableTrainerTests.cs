@@ -1,5 +1,6 @@
 using SAMed.Adaptation;
 using SAMed.Checkpoints;
+using SAMed.Inference;
 using SAMed.Training;
 
 namespace SAMed.Tests.Training;
@@ -77,6 +78,12 @@ public sealed class PromptableTrainerTests : IDisposable
         var described = ModelSpecFile.FindBeside(result.LoraCheckpoint);
         Assert.NotNull(described);
         Assert.Equal(("promptable", strategy), (described!.Mode, described.Strategy));
+
+        // Inference reads the description: no --model, --img-size or --pixel-norm needed, a contradicting one refused.
+        using (var loaded = PromptableModel.Load(new ModelLoadOptions { LoraCheckpoint = result.LoraCheckpoint }, norm: null))
+            Assert.Contains($"{strategy} from {result.LoraCheckpoint}", loaded.Description);
+        var refused = Assert.Throws<ArgumentException>(() => PromptableModel.Load(new ModelLoadOptions { LoraCheckpoint = result.LoraCheckpoint }, PixelNorm.Sam));
+        Assert.Contains("--pixel-norm medsam", refused.Message);
     }
 
     [Fact]
