@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using SAMed.Inference;
 using SAMed.IO;
-using SAMed.Lora;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -59,30 +58,29 @@ public static class PredictBenchmark
         if (options.Threads > 0)
             torch.set_num_threads(options.Threads);
         progress ??= _ => { };
-        var config = ModelWorkloads.Config(options);
+        var spec = ModelWorkloads.Spec(options) with { Strategy = Adaptation.Strategies.Lora };
         torch.manual_seed(options.Seed);
-        using var model = new LoraSam(new Modeling.Sam(config), options.Rank);
-        LoraMerge.Merge(model);
+        using var adapted = Adaptation.ModelFactory.Create(spec);
+        // As an exported checkpoint runs: LoRA folded into qkv; disposing the adapted model disposes the SAM it wraps.
+        var model = SegmentationModel.FromModules(InferenceConfig.FromSpec(spec), adapted.Sam, adapted, mergeLora: true);
         if (options.Bfloat16)
             model.Sam.ImageEncoder.to(ScalarType.BFloat16);
-        model.eval();
 
         var modelTime = new Stopwatch();
-        Tensor SegmentBatch(Tensor images)
+        Tensor TimedSegmentBatch(Tensor images)
         {
-            // SegmentationModel.SegmentBatch's work: 3 channels, SAMed's forward at the image size, softmax-argmax.
             modelTime.Start();
-            using var pause = GcPause.Begin();
-            using var noGrad = torch.no_grad();
-            using var scope = torch.NewDisposeScope();
-            var input = images.unsqueeze(1).expand(-1, 3, -1, -1).contiguous();
-            using var output = model.Sam.Forward(input, multimaskOutput: true, options.ImageSize);
-            var labels = torch.softmax(output.masks, 1).argmax(1).MoveToOuterDisposeScope();
-            modelTime.Stop();
-            return labels;
+            try
+            {
+                return model.SegmentBatch(images);
+            }
+            finally
+            {
+                modelTime.Stop();
+            }
         }
 
-        var segmenter = new SamedSliceSegmenter(SegmentBatch, options.NumClasses, inputSize: 224, options.ImageSize);
+        var segmenter = new SamedSliceSegmenter(TimedSegmentBatch, options.NumClasses, inputSize: 224, options.ImageSize);
         var predictor = new VolumePredictor(segmenter, new PredictOptions { BatchSize = options.Batch });
         string output = Path.Combine(Path.GetTempPath(), $"samed-bench-predict-{Guid.NewGuid():N}.nii.gz");
         progress($"predict {volume} with random-init {options.ModelType} {options.ImageSize}, batch {options.Batch} ({BenchRunner.Load()})");
@@ -101,7 +99,7 @@ public static class PredictBenchmark
             double fastest = 2.0 * options.MatmulSize * options.MatmulSize * options.MatmulSize / matmul.Seconds.Min / 1e9;
             int slices = result.Shape[predictor.Options.SliceAxis];
             return new PredictBenchResult(volume, result.Shape, slices, watch.Elapsed.TotalSeconds, modelTime.Elapsed.TotalSeconds,
-                ForwardFlops.Count(config, 1, 0).Total / 1e9, fastest, peak, read.Elapsed.TotalSeconds, load);
+                ForwardFlops.Count(spec.Architecture, 1, 0).Total / 1e9, fastest, peak, read.Elapsed.TotalSeconds, load);
         }
         finally
         {
