@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Training;
 
 namespace SAMed.Tests.Training;
@@ -75,7 +76,7 @@ public sealed class PromptableTrainerTests : IDisposable
         var want = PthStateDict.Read(whole.LoraCheckpoint);
         var got = PthStateDict.Read(resumed.LoraCheckpoint);
         foreach (var (name, tensor) in want)
-            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(1e-6, 1e-6));
+            Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(1e-6, 1e-6));
     }
 
     [Fact]
