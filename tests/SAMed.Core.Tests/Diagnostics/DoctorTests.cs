@@ -7,10 +7,10 @@ using SAMed.TorchInterop;
 
 namespace SAMed.Tests.Diagnostics;
 
-/// <summary>`doctor`'s checks on the CPU: they pass on the reference case, and fail on a perturbed one or a tolerance too tight.</summary>
+/// <summary>`doctor`'s checks on SAMED_TEST_DEVICE: they pass on the reference case, and fail on a perturbed one or a tolerance too tight.</summary>
 public class DoctorTests
 {
-    private static DoctorOptions Quick(string? reference) => new() { Device = "cpu", Reference = reference, Bench = false };
+    private static DoctorOptions Quick(string? reference) => new() { Device = TestDevice.UsableName(), Reference = reference, Bench = false };
 
     /// <summary>The first SAMed LoRA case (parity/), or a skip.</summary>
     private static string ParityCaseOrSkip()
@@ -22,7 +22,7 @@ public class DoctorTests
 
     [SkippableFact]
     [Trait("Category", "Parity")]
-    public void PassesOnTheCpuWithTheParityCase()
+    public void PassesWithTheParityCase()
     {
         string directory = ParityCaseOrSkip();
         var lines = new List<string>();
@@ -82,7 +82,7 @@ public class DoctorTests
     [Fact]
     public void AMissingReferenceFolderIsBadInput()
     {
-        var error = Assert.Throws<DirectoryNotFoundException>(() => Doctor.Run(Quick("/nonexistent/reference"), _ => { }));
+        var error = Assert.Throws<DirectoryNotFoundException>(() => Doctor.Run(new DoctorOptions { Reference = "/nonexistent/reference", Bench = false }, _ => { }));
         Assert.Contains("--reference /nonexistent/reference", error.Message, StringComparison.Ordinal);
     }
 

@@ -26,10 +26,13 @@ public static class TestDevice
     }
 
     /// <summary>The device, or a skip (inside a SkippableFact / SkippableTheory) saying why it cannot be used here.</summary>
-    public static Device Get()
+    public static Device Get() => torch.device(UsableName());
+
+    /// <summary>The device's name as --device takes it, or a skip as <see cref="Get"/>.</summary>
+    public static string UsableName()
     {
         string name = Name;
         Skip.If(TorchDevices.Problem(name) is not null, $"{Variable}={name}: {TorchDevices.Problem(name)}");
-        return torch.device(name);
+        return name;
     }
 }
