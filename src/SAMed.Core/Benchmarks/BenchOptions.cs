@@ -15,6 +15,12 @@ public sealed record BenchOptions
     /// <summary>The adaptation strategy trained in the step (lora, adapter, decoder, full).</summary>
     public string Strategy { get; init; } = Adaptation.Strategies.Lora;
     public int Seed { get; init; } = 1234;
+    /// <summary>
+    /// The device the model workloads run on (cpu, cuda or cuda:N); each run ends with the device synchronised, so a
+    /// timed run includes the device's work. `bench` itself times the CPU (its matmul rate, data loading and memory
+    /// children are CPU measurements); `doctor` times a device.
+    /// </summary>
+    public string Device { get; init; } = "cpu";
     /// <summary>Side of the square float32 product that measures the machine's matmul rate.</summary>
     public int MatmulSize { get; init; } = 2048;
     /// <summary>Inference with LoRA folded into the qkv weights (false: LoRA adapters run beside them).</summary>
@@ -51,6 +57,8 @@ public sealed record BenchOptions
                 $"invalid benchmark options: mmap threshold {MmapThreshold} (>= 0), image size {ImageSize} (>= 16), batch {Batch} (>= 1), warmup {Warmup} (>= 0), iterations {Iterations} (>= 1), "
                 + $"threads {Threads} (>= 0), classes {NumClasses} (>= 1), rank {Rank} (>= 1), matmul size {MatmulSize} (>= 1), memory runs {MemoryRuns} (>= 1)");
         }
+        if (TorchInterop.TorchDevices.Problem(Device) is string device)
+            throw new ArgumentException($"invalid benchmark options: {device}");
         var modelProblems = (ModelWorkloads.Spec(this) with { Precision = TrainingPrecision }).Problems();
         if (modelProblems.Count > 0)
             throw new ArgumentException($"invalid benchmark options: {string.Join("; ", modelProblems)}");

@@ -9,7 +9,10 @@ using static TorchSharp.torch;
 
 namespace SAMed.Benchmarks;
 
-/// <summary>A repeatable piece of model work on fixed random inputs; dispose to free the model.</summary>
+/// <summary>
+/// A repeatable piece of model work on fixed random inputs; dispose to free the model. A run returns when the
+/// device has finished it (CUDA work is asynchronous: a timer must not stop before the device does).
+/// </summary>
 public interface IWorkload : IDisposable
 {
     void Run();
@@ -37,7 +40,7 @@ public static class ModelWorkloads
 
     private static AdaptedSam CreateModel(BenchOptions options)
     {
-        var model = ModelFactory.Create(Spec(options));
+        var model = ModelFactory.Create(Spec(options), device: TorchDevices.Parse(options.Device));
         // Non-zero B so the LoRA path does real work (SAMed initialises B to zero).
         using (torch.no_grad())
         {
@@ -48,13 +51,14 @@ public static class ModelWorkloads
     }
 
     private static Tensor Images(BenchOptions options) =>
-        torch.rand([options.Batch, 3, options.ImageSize, options.ImageSize]).DetachFromDisposeScope();
+        torch.rand([options.Batch, 3, options.ImageSize, options.ImageSize], device: TorchDevices.Parse(options.Device)).DetachFromDisposeScope();
 
     private sealed class InferenceWorkload : IWorkload
     {
         private readonly AdaptedSam model;
         private readonly Tensor images;
         private readonly int imageSize;
+        private readonly Device device;
 
         public InferenceWorkload(BenchOptions options)
         {
@@ -66,14 +70,18 @@ public static class ModelWorkloads
             model.eval();
             images = Images(options);
             imageSize = options.ImageSize;
+            device = TorchDevices.Parse(options.Device);
         }
 
         public void Run()
         {
-            using var pause = GcPause.Begin();
-            using var noGrad = torch.no_grad();
-            using var scope = torch.NewDisposeScope();
-            using var output = model.Sam.Forward(images, multimaskOutput: true, imageSize);
+            using (GcPause.Begin())
+            using (torch.no_grad())
+            using (torch.NewDisposeScope())
+            {
+                using var output = model.Sam.Forward(images, multimaskOutput: true, imageSize);
+            }
+            TorchDevices.Synchronize(device);
         }
 
         public void Dispose()
@@ -90,6 +98,7 @@ public static class ModelWorkloads
         private readonly Tensor labels;
         private readonly SamedOptimizer optimizer;
         private readonly TrainingStep step;
+        private readonly Device device;
 
         public TrainingWorkload(BenchOptions options)
         {
@@ -98,8 +107,9 @@ public static class ModelWorkloads
             model.train();
             model.Sam.ImageEncoder.ReleaseHeapInTraining = options.ReleaseHeap;
             images = Images(options);
+            device = TorchDevices.Parse(options.Device);
             int lowRes = model.Sam.Config.ImageEmbeddingSize * 4;
-            labels = torch.randint(0, options.NumClasses + 1, [options.Batch, lowRes, lowRes], dtype: ScalarType.Int64).DetachFromDisposeScope();
+            labels = torch.randint(0, options.NumClasses + 1, [options.Batch, lowRes, lowRes], dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
             // SAMed's AdamW: lr 0.005 (base_lr), betas (0.9, 0.999), eps 1e-8, weight_decay 0.1.
             optimizer = new AdamWOptimizer(model.TrainableParameters().Select(p => p.p), 0.005, 0.9, 0.999, 1e-8, 0.1);
             var loss = new SamedLoss(options.NumClasses + 1, 0.8);
@@ -108,9 +118,10 @@ public static class ModelWorkloads
 
         public void Run()
         {
-            using var pause = GcPause.Begin();
-            using var scope = torch.NewDisposeScope();
-            step.Run(images, labels);
+            using (GcPause.Begin())
+            using (torch.NewDisposeScope())
+                step.Run(images, labels);
+            TorchDevices.Synchronize(device);
         }
 
         private static Tensor LowResLogits(AdaptedSam model, Tensor images)

@@ -31,10 +31,55 @@ public static class TorchDevices
         if (name == "cpu")
             return null;
         if (!CudaAvailable)
-            return $"device {name}: CUDA is not available to libtorch (torch.cuda.is_available() is false)";
+            return $"device {name}: CUDA is not available to libtorch ({WhyNoCuda()})";
         int count = torch.cuda.device_count();
         if (name.Length > 5 && int.Parse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture) >= count)
             return $"device {name}: only {count} CUDA device(s)";
+        return null;
+    }
+
+    /// <summary>
+    /// Why torch.cuda.is_available() is false, as far as the process can tell: the libtorch loaded has no CUDA
+    /// library (the CPU runtime package), or it has one but sees no device.
+    /// </summary>
+    public static string WhyNoCuda()
+    {
+        if (CudaAvailable)
+            return "CUDA is available";
+        bool? cudaLibrary = LoadedLibraryPath("libtorch_cuda") is not null ? true : File.Exists("/proc/self/maps") ? false : null;
+        return cudaLibrary switch
+        {
+            false => "this build's libtorch is the CPU package; build with -p:TorchBackend=cuda, or -p:TorchBackend=external with a CUDA libtorch on the library path",
+            true => "libtorch has CUDA but finds no usable device (driver, CUDA_VISIBLE_DEVICES)",
+            null => "no CUDA libtorch or no device",
+        };
+    }
+
+    /// <summary>Blocks until the device has finished its queued work (torch.cuda.synchronize); nothing to wait for on the CPU.</summary>
+    public static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA)
+            torch.cuda.synchronize(device);
+    }
+
+    /// <summary>
+    /// The full path of a shared library loaded in this process whose file name starts with <paramref name="prefix"/>
+    /// (from /proc/self/maps), or null (none, or not Linux).
+    /// </summary>
+    public static string? LoadedLibraryPath(string prefix)
+    {
+        const string maps = "/proc/self/maps";
+        if (!File.Exists(maps))
+            return null;
+        foreach (string line in File.ReadLines(maps))
+        {
+            int slash = line.IndexOf('/', StringComparison.Ordinal);
+            if (slash < 0)
+                continue;
+            string path = line[slash..];
+            if (Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal) && path.Contains(".so", StringComparison.Ordinal))
+                return path;
+        }
         return null;
     }
 

@@ -42,6 +42,7 @@ public static class CommandRunner
             ExportCommand.Create(),
             InfoCommand.Create(),
             BenchCommand.Create(),
+            DoctorCommand.Create(),
             VersionCommand.Create(),
         })
         {

@@ -1,3 +1,4 @@
+using SAMed.Diagnostics;
 using SAMed.Lora;
 using SAMed.Tests.Reference;
 using TorchSharp;
@@ -9,7 +10,7 @@ namespace SAMed.Tests.Benchmarks;
 public class Bfloat16InferenceTests
 {
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     [Trait("Category", "Slow")]
     public void Bfloat16EncoderKeepsTheArgmaxOnAtLeast99PercentOfPixels(string caseDirectory)
     {

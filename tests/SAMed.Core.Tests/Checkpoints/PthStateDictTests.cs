@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Tests.Reference;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public sealed class PthStateDictTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void ReadsEveryReferenceStateDict(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -36,7 +37,7 @@ public sealed class PthStateDictTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void ReadsLoraMatricesPickledAsParameters(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -253,7 +254,7 @@ public sealed class PthStateDictTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void TruncatedFileIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

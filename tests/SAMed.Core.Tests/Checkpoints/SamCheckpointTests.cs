@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
 using TorchSharp;
@@ -14,7 +15,7 @@ public sealed class SamCheckpointTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.Cases), MemberType = typeof(ParityCases))]
     public void LoadsAsSamedLoadFromDoesForAnotherInputSize(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -66,7 +67,7 @@ public sealed class SamCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void CheckpointOfAnotherModelSizeIsAClearErrorAndChangesNothing(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -86,7 +87,7 @@ public sealed class SamCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void LoraFileGivenAsSamCheckpointIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

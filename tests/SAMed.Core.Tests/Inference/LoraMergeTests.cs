@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Inference;
 using SAMed.Lora;
 using SAMed.Tests.Reference;
@@ -10,7 +11,7 @@ namespace SAMed.Tests.Inference;
 public class LoraMergeTests
 {
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void MergedForwardMatchesUnmergedAndReference(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -30,15 +31,15 @@ public class LoraMergeTests
             "merging changed no qkv weight; the case's LoRA B matrices would be zero");
         using var merged = sam.Forward(input, multimaskOutput: true, size);
 
-        ParityCase.AssertClose("merged masks vs unmerged", merged.masks, expected.masks, reference.ForwardTolerance);
-        ParityCase.AssertClose("merged low_res_logits vs unmerged", merged.low_res_logits, expected.low_res_logits, reference.ForwardTolerance);
-        ParityCase.AssertClose("merged iou_predictions vs unmerged", merged.iou_predictions, expected.iou_predictions, reference.ForwardTolerance);
-        ParityCase.AssertClose("merged masks vs reference", merged.masks, reference.Tensor("masks"), reference.ForwardTolerance);
+        ParityCases.AssertClose("merged masks vs unmerged", merged.masks, expected.masks, reference.ForwardTolerance);
+        ParityCases.AssertClose("merged low_res_logits vs unmerged", merged.low_res_logits, expected.low_res_logits, reference.ForwardTolerance);
+        ParityCases.AssertClose("merged iou_predictions vs unmerged", merged.iou_predictions, expected.iou_predictions, reference.ForwardTolerance);
+        ParityCases.AssertClose("merged masks vs reference", merged.masks, reference.Tensor("masks"), reference.ForwardTolerance);
         Assert.Throws<InvalidOperationException>(() => LoraMerge.Merge(lora));
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void ExportedCheckpointLoadsAloneAndMatches(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -76,8 +77,8 @@ public class LoraMergeTests
         using var noGrad = torch.no_grad();
         using var want = live.Sam.Forward(input, true, reference.Model.ImageSize);
         using var got = loaded.Sam.Forward(input, true, reference.Model.ImageSize);
-        ParityCase.AssertClose("exported masks vs live LoRA", got.masks, want.masks, reference.ForwardTolerance);
-        ParityCase.AssertClose("exported masks vs reference", got.masks, reference.Tensor("masks"), reference.ForwardTolerance);
+        ParityCases.AssertClose("exported masks vs live LoRA", got.masks, want.masks, reference.ForwardTolerance);
+        ParityCases.AssertClose("exported masks vs reference", got.masks, reference.Tensor("masks"), reference.ForwardTolerance);
 
         var labels = loaded.SegmentBatch(input[.., 0]);
         Assert.Equal(new long[] { input.shape[0], input.shape[2], input.shape[3] }, labels.shape);

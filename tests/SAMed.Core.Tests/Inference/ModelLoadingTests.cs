@@ -1,4 +1,5 @@
 using SAMed.Adaptation;
+using SAMed.Diagnostics;
 using SAMed.Inference;
 using SAMed.Lora;
 using SAMed.Modeling;
@@ -26,7 +27,7 @@ public class ModelLoadingTests
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void TruncatedLoraCheckpointIsNamed(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -39,7 +40,7 @@ public class ModelLoadingTests
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void RankAndClassesAreReadFromTheLoraFile(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

@@ -1,5 +1,6 @@
 using SAMed.Adaptation;
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Lora;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
@@ -16,7 +17,7 @@ public sealed class LoraCheckpointTests : IDisposable
 
     [Theory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void SavedCheckpointReadsBackIdenticalWithTheReferenceKeysAndShapes(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -53,7 +54,7 @@ public sealed class LoraCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void CheckpointOfAnotherRankIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -69,7 +70,7 @@ public sealed class LoraCheckpointTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void CheckpointOfAnotherClassCountIsAClearError(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);

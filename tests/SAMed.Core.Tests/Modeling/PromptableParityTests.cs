@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Modeling;
 using SAMed.Tests.Reference;
 using TorchSharp;
@@ -6,10 +7,10 @@ using static TorchSharp.torch;
 
 namespace SAMed.Tests.Modeling;
 
-/// <summary>The promptable forward of every "prompts" case against Meta's segment-anything Sam.forward.</summary>
+/// <summary>The promptable forward of every "prompts" case against Meta's segment-anything Sam.forward, on SAMED_TEST_DEVICE.</summary>
 public class PromptableParityTests
 {
-    [Theory]
+    [SkippableTheory]
     [Trait("Category", "Parity")]
     [MemberData(nameof(PromptCase.Cases), MemberType = typeof(PromptCase))]
     public void ForwardMatchesSegmentAnything(string caseDirectory)
@@ -20,41 +21,43 @@ public class PromptableParityTests
         using var noGrad = torch.no_grad();
         using var sam = new Sam(reference.Model);
         SamCheckpoint.LoadComplete(sam, reference.SamCheckpointPath);
+        var device = TestDevice.Get();
+        sam.to(device);
         sam.eval();
         var model = new PromptableSam(sam);
 
-        var images = reference.Images.Select(i => reference.Tensor(i.Image)).ToList();
+        var images = reference.Images.Select(i => reference.Tensor(i.Image).to(device)).ToList();
         foreach (var (image, info) in images.Zip(reference.Images))
             Assert.Equal(new long[] { 3, info.InputSize.H, info.InputSize.W }, image.shape);
         // Sam.forward stacks the preprocessed (padded) images, so images of different sizes share one encoder batch.
         var batch = torch.stack([.. images.Select(sam.Preprocess)]);
         var embeddings = sam.ImageEncoder.forward(batch);
-        ParityCase.AssertClose("image_embeddings", embeddings, reference.Tensor("image_embeddings"), tolerance);
+        ParityCases.AssertClose("image_embeddings", embeddings, reference.Tensor("image_embeddings"), tolerance);
 
         foreach (var info in reference.Images)
         {
             int i = info.Index;
-            var prompts = Prompts(reference, info);
+            var prompts = Prompts(reference, info, device);
             var embedding = embeddings[i..(i + 1)];
             var (sparse, dense) = model.EmbedPrompts(prompts);
-            ParityCase.AssertClose($"sparse_{i}", sparse, reference.Tensor($"sparse_{i}"), tolerance);
-            ParityCase.AssertClose($"dense_{i}", dense, reference.Tensor($"dense_{i}"), tolerance);
+            ParityCases.AssertClose($"sparse_{i}", sparse, reference.Tensor($"sparse_{i}"), tolerance);
+            ParityCases.AssertClose($"dense_{i}", dense, reference.Tensor($"dense_{i}"), tolerance);
             foreach (bool multimask in new[] { true, false })
             {
                 string tag = $"{(multimask ? "multi" : "single")}_{i}";
                 using var output = model.Decode(embedding, prompts, multimask);
-                ParityCase.AssertClose($"low_res_logits_{tag}", output.LowResLogits, reference.Tensor($"low_res_logits_{tag}"), tolerance);
-                ParityCase.AssertClose($"iou_{tag}", output.IouPredictions, reference.Tensor($"iou_{tag}"), tolerance);
+                ParityCases.AssertClose($"low_res_logits_{tag}", output.LowResLogits, reference.Tensor($"low_res_logits_{tag}"), tolerance);
+                ParityCases.AssertClose($"iou_{tag}", output.IouPredictions, reference.Tensor($"iou_{tag}"), tolerance);
                 var logits = model.Postprocess(output.LowResLogits, info.InputSize, info.OriginalSize);
                 var wantLogits = reference.Tensor($"masks_logits_{tag}");
-                ParityCase.AssertClose($"masks_logits_{tag}", logits, wantLogits, tolerance);
+                ParityCases.AssertClose($"masks_logits_{tag}", logits, wantLogits, tolerance);
                 AssertMasksEqual(tag, PromptableSam.Threshold(logits), reference.Tensor($"masks_{tag}"), wantLogits);
             }
         }
     }
 
     /// <summary>The end-to-end forward (one call per image) equals the step-by-step one above.</summary>
-    [Theory]
+    [SkippableTheory]
     [Trait("Category", "Parity")]
     [MemberData(nameof(PromptCase.Cases), MemberType = typeof(PromptCase))]
     public void SegmentReturnsThresholdedMasksAtOriginalSize(string caseDirectory)
@@ -64,27 +67,30 @@ public class PromptableParityTests
         using var noGrad = torch.no_grad();
         using var sam = new Sam(reference.Model);
         SamCheckpoint.LoadComplete(sam, reference.SamCheckpointPath);
+        var device = TestDevice.Get();
+        sam.to(device);
         sam.eval();
         var model = new PromptableSam(sam);
         foreach (var info in reference.Images)
         {
-            var image = reference.Tensor(info.Image).unsqueeze(0);
+            var image = reference.Tensor(info.Image).unsqueeze(0).to(device);
             var embedding = model.EmbedImages(image);
-            using var output = model.Decode(embedding, Prompts(reference, info), multimaskOutput: true);
+            using var output = model.Decode(embedding, Prompts(reference, info, device), multimaskOutput: true);
             var masks = PromptableSam.Threshold(model.Postprocess(output.LowResLogits, info.InputSize, info.OriginalSize));
             var want = reference.Tensor($"masks_multi_{info.Index}");
             AssertMasksEqual($"multi_{info.Index}", masks, want, reference.Tensor($"masks_logits_multi_{info.Index}"));
         }
     }
 
-    private static SamPrompts Prompts(PromptCase reference, PromptCaseImage info) => new(
-        info.PointCoords is null ? null : new PointPrompts(reference.Tensor(info.PointCoords), reference.Tensor(info.PointLabels!)),
-        info.Boxes is null ? null : reference.Tensor(info.Boxes),
-        info.MaskInputs is null ? null : reference.Tensor(info.MaskInputs));
+    private static SamPrompts Prompts(PromptCase reference, PromptCaseImage info, Device device) => new(
+        info.PointCoords is null ? null : new PointPrompts(reference.Tensor(info.PointCoords).to(device), reference.Tensor(info.PointLabels!).to(device)),
+        info.Boxes is null ? null : reference.Tensor(info.Boxes).to(device),
+        info.MaskInputs is null ? null : reference.Tensor(info.MaskInputs).to(device));
 
     /// <summary>Thresholded masks equal wherever the reference logit is farther than 1e-4 from 0.</summary>
     private static void AssertMasksEqual(string tag, Tensor got, Tensor want, Tensor wantLogits)
     {
+        got = got.cpu();
         Assert.Equal(want.shape, got.shape);
         var decisive = wantLogits.abs() > 1e-4;
         Assert.True(decisive.sum().item<long>() > 0, $"masks_{tag}: every reference logit is within 1e-4 of 0");

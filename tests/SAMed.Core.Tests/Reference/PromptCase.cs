@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SAMed.Diagnostics;
 using SAMed.IO;
 using SAMed.Modeling;
 using static TorchSharp.torch;
@@ -70,7 +71,7 @@ public sealed class PromptCase
         string root = SharedPaths.Reference("prompts");
         if (System.IO.Directory.Exists(root))
             directories.AddRange(System.IO.Directory.GetDirectories(root).Where(d => KindOf(d) == Kind).Order(StringComparer.Ordinal));
-        string? extra = Environment.GetEnvironmentVariable(ParityCase.CasesVariable);
+        string? extra = Environment.GetEnvironmentVariable(ParityCases.CasesVariable);
         if (!string.IsNullOrWhiteSpace(extra))
         {
             foreach (string item in extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -1,5 +1,6 @@
 using SAMed.Adaptation;
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Inference;
 using SAMed.Training;
 
@@ -107,7 +108,7 @@ public sealed class PromptableTrainerTests : IDisposable
         var want = PthStateDict.Read(whole.LoraCheckpoint);
         var got = PthStateDict.Read(resumed.LoraCheckpoint);
         foreach (var (name, tensor) in want)
-            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(1e-6, 1e-6));
+            Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(1e-6, 1e-6));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Tests.Reference;
 using SAMed.Training;
 using TorchSharp;
@@ -7,27 +8,28 @@ using static TorchSharp.torch;
 
 namespace SAMed.Tests.Training;
 
-/// <summary>Three SAMed training steps of every reference case against SAMed's PyTorch run.</summary>
+/// <summary>Three SAMed training steps of every reference case against SAMed's PyTorch run, on SAMED_TEST_DEVICE.</summary>
 public class StepParityTests
 {
-    [Theory]
+    [SkippableTheory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.Cases), MemberType = typeof(ParityCases))]
     public void ThreeStepsMatchSamedReference(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
         var training = reference.Training ?? throw new InvalidDataException($"{caseDirectory}: case.json has no training section");
         Assert.True(training.SameBatchEachStep, "the case's steps must reuse one batch");
         using var scope = torch.NewDisposeScope();
-        using var model = reference.CreateModel();
+        var device = TestDevice.Get();
+        using var model = reference.CreateModel(device);
         var trainable = model.TrainableParameters().ToList();
         var schedule = new LearningRateSchedule(training.BaseLr, Warmup: true, training.WarmupPeriod, training.MaxIterations);
         using var optimizer = new AdamWOptimizer(trainable.Select(t => t.p), schedule.Initial, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
         int imageSize = reference.Model.ImageSize;
         var loss = new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight);
         var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, imageSize).low_res_logits, loss, optimizer);
-        var input = reference.Tensor("input");
-        var labels = reference.Tensor("low_res_label");
+        var input = reference.Tensor("input").to(device);
+        var labels = reference.Tensor("low_res_label").to(device);
 
         for (int it = 0; it < training.Steps.Count; it++)
         {
@@ -53,7 +55,7 @@ public class StepParityTests
         var after = PthStateDict.Read(reference.AfterStepsPath);
         Assert.Equal(trainable.Select(t => t.name).Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
         foreach (var (name, parameter) in trainable)
-            ParityCase.AssertClose($"after {training.Steps.Count} steps: {name}", parameter, after[name], reference.AfterStepsTolerance);
+            ParityCases.AssertClose($"after {training.Steps.Count} steps: {name}", parameter, after[name], reference.AfterStepsTolerance);
     }
 
     /// <summary>
@@ -62,22 +64,23 @@ public class StepParityTests
     /// </summary>
     [SkippableTheory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.Cases), MemberType = typeof(ParityCases))]
     public void AccumulatedMicroBatchesGiveSamedsWholeBatchGradient(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
         var training = reference.Training ?? throw new InvalidDataException($"{caseDirectory}: case.json has no training section");
         Skip.If(reference.Batch < 2, $"{reference.Name}: a batch of {reference.Batch} cannot be split into micro-batches");
         using var scope = torch.NewDisposeScope();
-        using var model = reference.CreateModel();
+        var device = TestDevice.Get();
+        using var model = reference.CreateModel(device);
         var trainable = model.TrainableParameters().ToList();
         using var optimizer = new AdamWOptimizer(trainable.Select(t => t.p), training.BaseLr, training.Beta1, training.Beta2, training.Eps, training.WeightDecay);
-        var input = reference.Tensor("input");
+        var input = reference.Tensor("input").to(device);
         int batch = (int)input.shape[0];
         var step = new TrainingStep(x => model.Forward(x, multimaskOutput: true, reference.Model.ImageSize).low_res_logits,
             new SamedLoss(reference.Model.NumClasses + 1, training.DiceWeight), optimizer, accumulationSteps: batch);
         optimizer.ZeroGrad();
-        var losses = step.Backward(input, reference.Tensor("low_res_label"));
+        var losses = step.Backward(input, reference.Tensor("low_res_label").to(device));
         var first = training.Steps[0];
         AssertScalar("loss", losses.Loss, first.Loss, reference.LossTolerance);
         AssertScalar("loss_ce", losses.CrossEntropy, first.LossCe, reference.LossTolerance);
@@ -95,7 +98,7 @@ public class StepParityTests
             if (grads.TryGetValue(name, out var want))
             {
                 Assert.True(parameter.grad is not null, $"{name}: SAMed computed a gradient, we got none");
-                ParityCase.AssertClose($"grad {name}", parameter.grad!, want, reference.GradsTolerance);
+                ParityCases.AssertClose($"grad {name}", parameter.grad!, want, reference.GradsTolerance);
             }
             else
             {

@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.IO;
 using SAMed.Lora;
 using SAMed.Training;
@@ -101,7 +102,7 @@ public sealed class TrainerTests : IDisposable
         var got = PthStateDict.Read(resumed.LoraCheckpoint);
         Assert.Equal(want.Keys, got.Keys);
         foreach (var (name, tensor) in want)
-            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(1e-6, 1e-6));
+            Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(1e-6, 1e-6));
         var wantLosses = whole.Steps.Skip(18).Select(s => s.Loss);
         Assert.Equal(wantLosses, resumed.Steps.Select(s => s.Loss));
     }
@@ -125,7 +126,7 @@ public sealed class TrainerTests : IDisposable
         var want = PthStateDict.Read(whole.LoraCheckpoint);
         var got = PthStateDict.Read(accumulated.LoraCheckpoint);
         foreach (var (name, tensor) in want)
-            Reference.ParityCase.AssertClose(name, got[name], tensor, new Reference.Tolerance(5e-4, 0));
+            Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(5e-4, 0));
     }
 
     /// <summary>SAMed's own data layout (reference/prepare: made by its preprocessing script) through the whole trainer.</summary>

@@ -4,13 +4,9 @@ using SAMed.Checkpoints;
 using SAMed.IO;
 using SAMed.Lora;
 using SAMed.Modeling;
-using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SAMed.Tests.Reference;
-
-/// <summary>Element-wise tolerance: |got - want| &lt;= Atol + Rtol * |want|.</summary>
-public sealed record Tolerance(double Atol, double Rtol);
+namespace SAMed.Diagnostics;
 
 /// <summary>One optimizer step of a reference case: the learning rate used and the losses it computed.</summary>
 public sealed record ParityStep(int Iteration, double Lr, double Loss, double LossCe, double LossDice);
@@ -29,12 +25,11 @@ public sealed record ParityTraining(
     IReadOnlyList<ParityStep> Steps);
 
 /// <summary>
-/// A reference case folder (parity/CASE/ or one named in SAMED_REFERENCE_CASES): case.json, the .npy arrays and
-/// the .pth state dicts SAMed's PyTorch code produced.
+/// A reference case folder (reference/parity/CASE/ or reference/adapter/CASE/, see the reference README): case.json,
+/// the .npy arrays and the .pth state dicts SAMed's PyTorch code produced.
 /// </summary>
 public sealed class ParityCase
 {
-    public const string CasesVariable = "SAMED_REFERENCE_CASES";
     public const string ParityKind = "parity";
     public const string AdapterKind = "adapter";
 
@@ -145,16 +140,15 @@ public sealed class ParityCase
     }
 
     /// <summary>
-    /// Every model case: the folders under parity/ and adapter/ plus every folder named in SAMED_REFERENCE_CASES
-    /// (':'-separated) whose case.json kind is parity (or absent) or adapter. A named folder without case.json is
-    /// still returned, so that its test fails loudly; folders of other kinds belong to other tests.
+    /// The model cases of a reference folder (the one holding parity/ and adapter/): every sub-folder of those with a
+    /// case.json, in name order.
     /// </summary>
-    public static IReadOnlyList<string> Directories()
+    public static IReadOnlyList<string> Directories(string referenceRoot)
     {
         var directories = new List<string>();
         foreach (string kind in ModelKinds)
         {
-            string folder = SharedPaths.Reference(kind);
+            string folder = Path.Combine(referenceRoot, kind);
             if (System.IO.Directory.Exists(folder))
             {
                 directories.AddRange(System.IO.Directory.GetDirectories(folder)
@@ -162,39 +156,17 @@ public sealed class ParityCase
                     .Order(StringComparer.Ordinal));
             }
         }
-        string? extra = Environment.GetEnvironmentVariable(CasesVariable);
-        if (!string.IsNullOrWhiteSpace(extra))
-        {
-            foreach (string item in extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                string full = Path.GetFullPath(item);
-                if (!directories.Contains(full) && (!System.IO.File.Exists(Path.Combine(full, "case.json")) || ModelKinds.Contains(KindOf(full))))
-                    directories.Add(full);
-            }
-        }
         return directories;
     }
+
+    /// <summary>True for the kinds that describe one adapted SAMed model end to end (parity, adapter).</summary>
+    public static bool IsModelKind(string kind) => ModelKinds.Contains(kind);
 
     /// <summary>case.json's kind ("parity" when absent).</summary>
     public static string KindOf(string directory)
     {
         using var document = JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(directory, "case.json")));
         return document.RootElement.TryGetProperty("kind", out var kind) ? kind.GetString() ?? ParityKind : ParityKind;
-    }
-
-    /// <summary>xunit MemberData: one row per model case (SAMed LoRA and adapter).</summary>
-    public static TheoryData<string> Cases() => Rows(Directories());
-
-    /// <summary>xunit MemberData: one row per SAMed LoRA case (tests of SAMed's LoRA checkpoint format).</summary>
-    public static TheoryData<string> LoraCases() =>
-        Rows(Directories().Where(d => !System.IO.File.Exists(Path.Combine(d, "case.json")) || KindOf(d) == ParityKind));
-
-    private static TheoryData<string> Rows(IEnumerable<string> directories)
-    {
-        var data = new TheoryData<string>();
-        foreach (string directory in directories)
-            data.Add(directory);
-        return data;
     }
 
     /// <summary>The case's model: its architecture in full, SAMed's LoRA at the case's rank.</summary>
@@ -215,29 +187,6 @@ public sealed class ParityCase
     /// <summary>A SAMed LoRA case's model (<see cref="LoraCases"/>).</summary>
     public LoraSam CreateLoraModel(Device? device = null) =>
         CreateModel(device) as LoraSam ?? throw new InvalidOperationException($"{Directory}: not a SAMed LoRA case");
-
-    /// <summary>Asserts |got - want| &lt;= atol + rtol * |want| everywhere, reporting the worst element.</summary>
-    public static void AssertClose(string what, Tensor got, Tensor want, Tolerance tolerance)
-    {
-        Assert.True(got.shape.SequenceEqual(want.shape),
-            $"{what}: shape [{string.Join(", ", got.shape)}] but the reference has [{string.Join(", ", want.shape)}]");
-        using var scope = torch.NewDisposeScope();
-        var g = got.detach().to(torch.CPU).to_type(ScalarType.Float64);
-        var w = want.detach().to(torch.CPU).to_type(ScalarType.Float64);
-        var diff = (g - w).abs();
-        var allowed = tolerance.Atol + tolerance.Rtol * w.abs();
-        var excess = diff - allowed;
-        long violations = (excess > 0).sum().item<long>();
-        if (violations > 0 || g.isnan().any().item<bool>())
-        {
-            long worst = excess.flatten().argmax().item<long>();
-            double gotValue = g.flatten()[worst].item<double>();
-            double wantValue = w.flatten()[worst].item<double>();
-            Assert.Fail($"{what}: {violations} of {w.numel()} elements outside atol {tolerance.Atol}, rtol {tolerance.Rtol}; "
-                + $"worst at flat index {worst}: got {gotValue:R}, want {wantValue:R}, |diff| {Math.Abs(gotValue - wantValue):R}; "
-                + $"max |diff| {diff.max().item<double>():R}");
-        }
-    }
 
     private static Tolerance ReadTolerance(JsonElement tolerance, string name)
     {

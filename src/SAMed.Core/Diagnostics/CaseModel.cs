@@ -1,7 +1,7 @@
 using System.Text.Json;
 using SAMed.Modeling;
 
-namespace SAMed.Tests.Reference;
+namespace SAMed.Diagnostics;
 
 /// <summary>A reference case's "model" section: SAM's hyperparameters as the Python code that made the case named them.</summary>
 public static class CaseModel
