@@ -191,7 +191,7 @@ public static class Trainer
                 : $"resuming {runDirectory} after iteration {resume.Iteration} (epoch {resume.Epoch}, batch {resume.BatchInEpoch})");
             TrainingSetup.CheckData(config, data, progress);
             using var setup = TrainingSetup.Create(config, runDirectory, data, plan, resume, options.BeforeReplicaForward);
-            if (StepPlan.BatchNote(config, setup.Devices.Count) is string note)
+            if (StepPlan.BatchNote(config, setup.Devices) is string note)
                 progress.Message(note);
             progress.Message(setup.Describe());
             if (setup.DescribeDevices() is string devices)

@@ -35,8 +35,8 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
     /// the GPUs; on one device it computes the whole batch (the same gradient). Null with several devices
     /// (<see cref="TrainingDevices.Describe"/> says how the batch is split) or n_gpu 1.
     /// </summary>
-    public static string? BatchNote(TrainConfig c, int devices = 1) => c.NGpu == 1 || devices > 1 ? null : string.Create(CultureInfo.InvariantCulture,
-        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
+    public static string? BatchNote(TrainConfig c, IReadOnlyList<string>? devices = null) => c.NGpu == 1 || devices?.Count > 1 ? null : string.Create(CultureInfo.InvariantCulture,
+        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({devices?[0] ?? c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient, as devices does here). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
 }
 
 /// <summary>

@@ -43,8 +43,8 @@ public static class TrainingDevices
             problems.Add($"devices name cuda:{twice.Key} {twice.Count()} times: one replica per CUDA device");
         if (c.Device != "cpu" && !SameDevice(c.Device, c.Devices[0]))
             problems.Add($"device {c.Device} and devices[0] {c.Devices[0]} differ: with devices, the model lives on the first of them (leave device out)");
-        if (c.Mode != "semantic" && c.Devices.Length > 1)
-            problems.Add($"devices: data parallelism trains the semantic mode; a {c.Mode} run uses one device");
+        if (c.Mode != "semantic")
+            problems.Add($"devices: data parallelism trains the semantic mode; a {c.Mode} run uses device");
         return problems;
     }
 

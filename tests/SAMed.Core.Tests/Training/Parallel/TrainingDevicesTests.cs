@@ -17,7 +17,8 @@ public class TrainingDevicesTests
         Assert.Equal(["cuda"], TrainingDevices.For(Smoke with { Device = "cuda", NGpu = 2 }, cudaDevices: 1));
         Assert.Equal(["cuda:1"], TrainingDevices.For(Smoke with { Device = "cuda:1", NGpu = 2 }, cudaDevices: 2));
         Assert.Equal(["cpu"], TrainingDevices.For(Smoke with { NGpu = 2 }, cudaDevices: 0));
-        Assert.Equal(["cpu"], TrainingDevices.For(Smoke with { Mode = "promptable", Devices = ["cpu"] }, cudaDevices: 0));
+        Assert.Equal(["cuda:1"], TrainingDevices.For(Smoke with { Devices = ["cuda:1"] }, cudaDevices: 2));
+        Assert.Equal(["cuda"], TrainingDevices.For(Smoke with { Mode = "promptable", Device = "cuda", NGpu = 2 }, cudaDevices: 2));
     }
 
     [Fact]
@@ -33,7 +34,7 @@ public class TrainingDevicesTests
         Assert.Contains("devices name cuda:0 2 times: one replica per CUDA device", TrainConfigFile.Problems(Smoke with { Devices = ["cuda", "cuda:0"] }));
         Assert.Contains("device cuda:1 and devices[0] cuda:0 differ: with devices, the model lives on the first of them (leave device out)",
             TrainConfigFile.Problems(Smoke with { Device = "cuda:1", Devices = ["cuda:0", "cuda:1"] }));
-        Assert.Contains("devices: data parallelism trains the semantic mode; a promptable run uses one device",
+        Assert.Contains("devices: data parallelism trains the semantic mode; a promptable run uses device",
             TrainConfigFile.Problems(Smoke with { Mode = "promptable", Devices = ["cpu", "cpu"] }));
     }
 
