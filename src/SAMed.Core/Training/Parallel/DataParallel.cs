@@ -78,11 +78,19 @@ public sealed class DataParallel : IDisposable
         using var rng = torch.random.get_rng_state();
         try
         {
-            foreach (string name in deviceNames.Skip(1))
+            for (int k = 1; k < deviceNames.Count; k++)
             {
-                var replica = ModelFactory.Create(spec, device: TorchDevices.Parse(name));
-                models.Add(replica);
-                CopyEveryTensor(master, replica);
+                try
+                {
+                    var replica = ModelFactory.Create(spec, device: TorchDevices.Parse(deviceNames[k]));
+                    models.Add(replica);
+                    CopyEveryTensor(master, replica);
+                }
+                catch (Exception e) when (e is not ArgumentException)
+                {
+                    // Out of memory or a broken device while the replica is built: name it.
+                    throw new ReplicaFailedException(deviceNames[k], k, deviceNames.Count, e);
+                }
             }
             return new DataParallel([.. models], deviceNames, forward, beforeForward);
         }
