@@ -47,6 +47,18 @@ public class CommandRunnerTests
         Samed.Run("train", "--config", temp["none.json"]).AssertFails(ExitCodes.BadInput, "none.json", "not found");
     }
 
+    /// <summary>--devices takes a comma list; a list torch cannot use stops train before any compute, with every problem on one line.</summary>
+    [Fact]
+    public void TrainDevicesAreCheckedBeforeAnyCompute()
+    {
+        using var temp = new TempFolder();
+        Samed.Run("train", "--devices", "cpu,cuda:0", "--run-dir", temp["mixed"])
+            .AssertFails(ExitCodes.BadInput, "devices [cpu, cuda:0] mix cpu and cuda");
+        Samed.Run("train", "--devices", "cpu,gpu1", "--run-dir", temp["misspelt"])
+            .AssertFails(ExitCodes.BadInput, "devices: device 'gpu1' must be cpu, cuda or cuda:N");
+        Assert.False(Directory.Exists(temp["mixed"]));
+    }
+
     [Fact]
     public void SynthIntoAPlaceThatCannotBeAFolderIsOneLine()
     {

@@ -29,7 +29,7 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         var plan = setup.Plan;
         // SAMed previews batch element 1; under accumulation the first micro-batch's forward supplies it.
         var previews = new PreviewCapture(config.PreviewInterval, Math.Min(1, config.EffectiveBatchSize / config.GradAccumSteps - 1), setup.PreviewMasks);
-        var step = new TrainingStep(images => previews.Observe(images, setup.ForwardLowRes(images)), setup.Loss, setup.Optimizer, config.GradAccumSteps);
+        var step = setup.CreateStep(previews.Observe);
         var (startEpoch, startBatch) = plan.PositionAfter(Iteration);
         var cancellation = options.Cancellation;
         clock.Start();
@@ -63,7 +63,7 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         clock.Stop();
     }
 
-    private void Step(TrainingStep step, PreviewCapture previews, Batch batch, int epoch)
+    private void Step(IOptimizerStep step, PreviewCapture previews, Batch batch, int epoch)
     {
         using var pause = GcPause.Begin();
         using var scope = NewDisposeScope();

@@ -89,8 +89,15 @@ public sealed record TrainConfig
     /// <summary>The strategy's checkpoint to warm-start from (SAMed's --lora_ckpt; for any strategy).</summary>
     public string? LoraCheckpoint { get; init; }
 
-    /// <summary>cpu, cuda or cuda:N.</summary>
+    /// <summary>cpu, cuda or cuda:N (with device cuda and n_gpu &gt; 1: data parallel over cuda:0..n_gpu-1, see <see cref="Devices"/>).</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>
+    /// Data parallelism as SAMed's nn.DataParallel: one replica of the model per device (["cuda:0", "cuda:1"], or
+    /// ["cpu", "cpu"]), each step's batch_size * n_gpu images split over them as torch.chunk splits them, the loss and
+    /// the optimizer step on the first device. Null: one device (<see cref="Device"/>). See docs/multi-gpu.md.
+    /// </summary>
+    public string[]? Devices { get; init; }
 
     /// <summary>
     /// float32, or bfloat16: the frozen image encoder holds and computes in bfloat16 while LoRA, prompt encoder,

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using SAMed.Adaptation;
 using SAMed.Modeling;
 using SAMed.TorchInterop;
+using SAMed.Training.Parallel;
 
 namespace SAMed.Training;
 
@@ -51,7 +52,7 @@ public static class TrainConfigFile
 
     /// <summary>
     /// Applies "key=value" overrides. The value is read as JSON (numbers, true/false, null, [arrays]); for text
-    /// settings a bare word is taken as text.
+    /// settings a bare word is taken as text, for lists of text a comma-separated list (devices=cpu,cpu).
     /// </summary>
     public static TrainConfig Apply(TrainConfig config, IEnumerable<string> assignments)
     {
@@ -76,6 +77,8 @@ public static class TrainConfigFile
         var target = Nullable.GetUnderlyingType(type) ?? type;
         if (target == typeof(string))
             return value == "null" ? null : JsonValue.Create(value);
+        if (target == typeof(string[]) && !value.TrimStart().StartsWith('[') && value != "null")
+            return new JsonArray([.. value.Split(',', StringSplitOptions.TrimEntries).Select(v => (JsonNode?)JsonValue.Create(v))]);
         try
         {
             return JsonNode.Parse(value);
@@ -139,6 +142,7 @@ public static class TrainConfigFile
         Require(c.BoxShift >= 0, $"box_shift {c.BoxShift} must not be negative");
         if (TorchDevices.FormatProblem(c.Device) is string device)
             problems.Add(device);
+        problems.AddRange(TrainingDevices.Problems(c));
         if (c.SyntheticData)
         {
             Require(c.SyntheticTrainVolumes >= 1, $"synthetic_train_volumes {c.SyntheticTrainVolumes} must be at least 1");
@@ -186,6 +190,11 @@ public static class TrainConfigFile
         // A misspelt device is among Problems already.
         if (TorchDevices.FormatProblem(c.Device) is null && TorchDevices.Problem(c.Device) is string device)
             problems.Add(device);
+        foreach (string name in (c.Devices ?? []).Where(d => TorchDevices.FormatProblem(d) is null && d != c.Device).Distinct())
+        {
+            if (TorchDevices.Problem(name) is string problem)
+                problems.Add($"devices: {problem}");
+        }
         return problems;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using SAMed.Data;
 using SAMed.Evaluation;
+using SAMed.Training.Parallel;
 
 namespace SAMed.Training;
 
@@ -20,6 +21,12 @@ public sealed record TrainerOptions
 
     /// <summary>Called after every optimizer step with the number of steps done (tests interrupt runs here).</summary>
     public Action<long>? AfterStep { get; init; }
+
+    /// <summary>
+    /// Data-parallel runs: called on a replica's thread with the replica's index before each of its forwards (tests
+    /// make a device fail here; an exception stops the run as a failing device does).
+    /// </summary>
+    public Action<int>? BeforeReplicaForward { get; init; }
 
     /// <summary>
     /// Stops training cleanly: the current step finishes, the resume state is written, the result says
@@ -183,10 +190,12 @@ public static class Trainer
                 ? $"run folder: {runDirectory}"
                 : $"resuming {runDirectory} after iteration {resume.Iteration} (epoch {resume.Epoch}, batch {resume.BatchInEpoch})");
             TrainingSetup.CheckData(config, data, progress);
-            if (StepPlan.BatchNote(config) is string note)
+            using var setup = TrainingSetup.Create(config, runDirectory, data, plan, resume, options.BeforeReplicaForward);
+            if (StepPlan.BatchNote(config, setup.Devices) is string note)
                 progress.Message(note);
-            using var setup = TrainingSetup.Create(config, runDirectory, data, plan, resume);
             progress.Message(setup.Describe());
+            if (setup.DescribeDevices() is string devices)
+                progress.Message(devices);
 
             using var logger = RunLogger.Open(runDirectory, plan, progress, resume?.Iteration);
             var clock = new TrainingClock(setup.ElapsedBefore);
@@ -200,11 +209,27 @@ public static class Trainer
                 heldOut.AfterEpoch(epoch, iteration);
                 logger.WriteProgressPlot();
             });
-            loop.Run();
+            try
+            {
+                loop.Run();
+            }
+            catch (ReplicaFailedException e)
+            {
+                throw e.With(StoppedAt(loop.Iteration));
+            }
 
             return loop.Interrupted
                 ? Interrupted(loop.Iteration, plan, checkpoints, logger, clock)
                 : Finish(loop.Iteration, plan, checkpoints, heldOut, logger, clock);
+        }
+
+        /// <summary>Where a run that stopped on an error is: the steps done and the resume point left on disk.</summary>
+        private string StoppedAt(long iteration)
+        {
+            var saved = ResumeCheckpoint.Find(runDirectory);
+            return saved is null
+                ? $"the run stopped after iteration {iteration} with no resume point saved yet; start it again"
+                : $"the run stopped after iteration {iteration}; its last resume point (iteration {saved.Iteration}) is intact: train --resume {runDirectory}";
         }
 
         /// <summary>Training done: the last checkpoint and resume state, the held-out evaluation, the final progress.png.</summary>

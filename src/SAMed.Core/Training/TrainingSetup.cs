@@ -3,6 +3,7 @@ using SAMed.Adaptation;
 using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.TorchInterop;
+using SAMed.Training.Parallel;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,11 +31,12 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
     public int EpochOf(long iteration) => (int)(Math.Max(0, iteration - 1) / IterationsPerEpoch);
 
     /// <summary>
-    /// What n_gpu &gt; 1 means here: SAMed's DataParallel splits each batch of batch_size * n_gpu images over the
-    /// GPUs; this trainer has no data parallelism, so one device computes the whole batch (the same gradient).
+    /// What n_gpu &gt; 1 means on one device: SAMed's DataParallel splits each batch of batch_size * n_gpu images over
+    /// the GPUs; on one device it computes the whole batch (the same gradient). Null with several devices
+    /// (<see cref="TrainingDevices.Describe"/> says how the batch is split) or n_gpu 1.
     /// </summary>
-    public static string? BatchNote(TrainConfig c) => c.NGpu == 1 ? null : string.Create(CultureInfo.InvariantCulture,
-        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
+    public static string? BatchNote(TrainConfig c, IReadOnlyList<string>? devices = null) => c.NGpu == 1 || devices?.Count > 1 ? null : string.Create(CultureInfo.InvariantCulture,
+        $"n_gpu {c.NGpu}: each step sees batch_size x n_gpu = {c.BatchSize} x {c.NGpu} = {c.EffectiveBatchSize} images, all on one device ({devices?[0] ?? c.Device}; SAMed's DataParallel would split them over {c.NGpu} GPUs, with the same gradient, as devices does here). Set n_gpu 1 for steps of {c.BatchSize} image{(c.BatchSize == 1 ? "" : "s")}.");
 }
 
 /// <summary>
@@ -47,20 +49,24 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
 internal sealed class TrainingSetup : IDisposable
 {
     private readonly AdaptedSam model;
+    private readonly DataParallel? parallel;
     private readonly List<(string Name, Parameter Parameter)> trainable;
     private readonly double frozenChecksum;
     private readonly string runDirectory;
 
-    private TrainingSetup(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, AdaptedSam model)
+    private TrainingSetup(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, AdaptedSam model,
+        IReadOnlyList<string> devices, DataParallel? parallel)
     {
         Config = config;
         this.runDirectory = runDirectory;
         Data = data;
         Plan = plan;
         this.model = model;
+        this.parallel = parallel;
         trainable = model.TrainableParameters().Select(t => (t.name, t.p)).ToList();
         frozenChecksum = ResumeCheckpoint.FrozenChecksum(model.FrozenParameters());
-        Device = TorchDevices.Parse(config.Device);
+        Devices = devices;
+        Device = TorchDevices.Parse(devices[0]);
         var dataset = new SynapseDataset(data.Layout.TrainDir, data.Layout.TrainListPath,
             new RandomGenerator(config.ImgSize, model.Sam.Config.ImageEmbeddingSize * 4),
             new SynapseDatasetOptions(Preload: config.SyntheticData, NumClasses: config.NumClasses));
@@ -76,6 +82,10 @@ internal sealed class TrainingSetup : IDisposable
     public TrainConfig Config { get; }
     public Trainer.DataFiles Data { get; }
     public StepPlan Plan { get; }
+    /// <summary>The devices (<see cref="TrainingDevices"/>); the first holds the model the optimizer steps.</summary>
+    public IReadOnlyList<string> Devices { get; }
+
+    /// <summary>Where batches go: the first device.</summary>
     public Device Device { get; }
     public DataLoader Loader { get; }
     public LearningRateSchedule Schedule { get; }
@@ -98,34 +108,54 @@ internal sealed class TrainingSetup : IDisposable
             progress.Message(warning.ToString());
     }
 
-    public static TrainingSetup Create(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, ResumeState? resume)
+    /// <param name="beforeReplicaForward">Data parallel runs: called on a replica's thread with its index before its forward.</param>
+    public static TrainingSetup Create(TrainConfig config, string runDirectory, Trainer.DataFiles data, StepPlan plan, ResumeState? resume,
+        Action<int>? beforeReplicaForward = null)
     {
         if (config.Threads > 0)
             torch.set_num_threads(config.Threads);
-        TrainingPrecision.ConfigureBackends(config.Device, config.AllowTf32, config.Deterministic);
-        var model = TrainingModel.Create(config, TorchDevices.Parse(config.Device));
+        var devices = TrainingDevices.For(config);
+        TrainingPrecision.ConfigureBackends(devices[0], config.AllowTf32, config.Deterministic);
+        var model = TrainingModel.Create(config, TorchDevices.Parse(devices[0]));
+        DataParallel? parallel = null;
         try
         {
-            var setup = new TrainingSetup(config, runDirectory, data, plan, model);
+            if (devices.Count > 1)
+                parallel = DataParallel.Create(model, devices, LowResLogits, beforeReplicaForward);
+            var setup = new TrainingSetup(config, runDirectory, data, plan, model, devices, parallel);
             if (resume is not null)
                 setup.Restore(resume);
             return setup;
         }
         catch
         {
+            parallel?.Dispose();
             model.Dispose();
             throw;
         }
     }
 
+    /// <summary>
+    /// The step the run makes: <see cref="TrainingStep"/> on one device, <see cref="DataParallelStep"/> on several;
+    /// <paramref name="observe"/> sees each forward's images and (gathered) logits.
+    /// </summary>
+    public IOptimizerStep CreateStep(Func<Tensor, Tensor, Tensor> observe) => parallel is null
+        ? new TrainingStep(images => observe(images, ForwardLowRes(images)), Loss, Optimizer, Config.GradAccumSteps)
+        : new DataParallelStep(parallel, Loss, Optimizer, Config.GradAccumSteps, observe);
+
+    /// <summary>The data-parallel line of the run log (null on one device).</summary>
+    public string? DescribeDevices() => TrainingDevices.Describe(Config, Devices, Loader.Dataset.Count);
+
     /// <summary>One line: the model, its trainable parameters, the data and the plan.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"model {Config.Model} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {Config.Device}");
+        $"model {Config.Model} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {string.Join(", ", Devices)}");
 
     public void TrainMode() => model.train();
 
     /// <summary>SAMed's training forward: multimask low-res logits (the IoU predictions are unused).</summary>
-    public Tensor ForwardLowRes(Tensor images)
+    public Tensor ForwardLowRes(Tensor images) => LowResLogits(model, images);
+
+    private static Tensor LowResLogits(AdaptedSam model, Tensor images)
     {
         var (lowRes, iou) = model.ForwardLowRes(images, multimaskOutput: true);
         iou.Dispose();
@@ -177,6 +207,7 @@ internal sealed class TrainingSetup : IDisposable
     public void Dispose()
     {
         Optimizer.Dispose();
+        parallel?.Dispose();
         model.Dispose();
     }
 }

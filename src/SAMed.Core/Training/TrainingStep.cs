@@ -7,6 +7,13 @@ namespace SAMed.Training;
 /// <summary>The loss values of one optimizer step (those of the whole batch, also under accumulation).</summary>
 public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
 
+/// <summary>One optimizer step on a batch: on one device (<see cref="TrainingStep"/>) or several (<see cref="Parallel.DataParallelStep"/>).</summary>
+public interface IOptimizerStep
+{
+    /// <summary>zero_grad, forward, loss, backward, optimizer.step; returns the batch's losses.</summary>
+    StepLosses Run(Tensor images, Tensor lowResLabels);
+}
+
 /// <summary>
 /// One SAMed optimizer step: zero_grad, forward, loss, backward, optimizer.step (trainer.py's order).
 /// <para>
@@ -19,7 +26,7 @@ public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
 /// autograd per micro-batch).
 /// </para>
 /// </summary>
-public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss loss, SamedOptimizer optimizer, int accumulationSteps = 1)
+public sealed class TrainingStep(Func<Tensor, Tensor> lowResLogits, SamedLoss loss, SamedOptimizer optimizer, int accumulationSteps = 1) : IOptimizerStep
 {
     public int AccumulationSteps { get; } = accumulationSteps >= 1 ? accumulationSteps : throw new ArgumentOutOfRangeException(nameof(accumulationSteps));
 
