@@ -1,5 +1,6 @@
 using SAMed.Adaptation;
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Tests.Reference;
 using SAMed.Training;
 using SAMed.Training.Parallel;
@@ -52,7 +53,7 @@ public class DataParallelStepTests
 
         var after = PthStateDict.Read(reference.AfterStepsPath);
         foreach (var (name, parameter) in trainable)
-            ParityCase.AssertClose($"after {training.Steps.Count} steps on {replicas} replicas: {name}", parameter, after[name], reference.AfterStepsTolerance);
+            ParityCases.AssertClose($"after {training.Steps.Count} steps on {replicas} replicas: {name}", parameter, after[name], reference.AfterStepsTolerance);
     }
 
     /// <summary>
@@ -62,7 +63,7 @@ public class DataParallelStepTests
     /// </summary>
     [SkippableTheory]
     [Trait("Category", "Parity")]
-    [MemberData(nameof(ParityCase.Cases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.Cases), MemberType = typeof(ParityCases))]
     public void AccumulatedMicroBatchesOverReplicasGiveTheWholeBatchSteps(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -98,7 +99,7 @@ public class DataParallelStepTests
                 {
                     Assert.Equal(q.grad is null, p.grad is null);
                     if (q.grad is not null)
-                        ParityCase.AssertClose($"grad {name}", p.grad!, q.grad, reference.GradsTolerance);
+                        ParityCases.AssertClose($"grad {name}", p.grad!, q.grad, reference.GradsTolerance);
                 }
             }
             singleOptimizer.Step();
@@ -106,12 +107,12 @@ public class DataParallelStepTests
             singleOptimizer.LearningRate = optimizer.LearningRate = schedule.AfterStep(it);
         }
         foreach (var ((name, p), (_, q)) in trainable.Zip(singleTrainable))
-            ParityCase.AssertClose($"after 3 steps: {name}", p, q, reference.AfterStepsTolerance);
+            ParityCases.AssertClose($"after 3 steps: {name}", p, q, reference.AfterStepsTolerance);
     }
 
     /// <summary>A replica's frozen weights are copied once and stay the model's; its trainable tensors follow the model's each step.</summary>
     [SkippableTheory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void ReplicasHoldTheModelsWeightsAndLeaveTheGlobalGeneratorAlone(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -128,13 +129,13 @@ public class DataParallelStepTests
             var whole = Forward(reference)(model, input);
             var gathered = parallel.Forward(input);
             Assert.False(gathered.requires_grad);
-            ParityCase.AssertClose("gathered logits", gathered, whole, reference.ForwardTolerance);
+            ParityCases.AssertClose("gathered logits", gathered, whole, reference.ForwardTolerance);
         }
         Assert.True(parallel.Forward(input).requires_grad);
     }
 
     [SkippableTheory]
-    [MemberData(nameof(ParityCase.LoraCases), MemberType = typeof(ParityCase))]
+    [MemberData(nameof(ParityCases.LoraCases), MemberType = typeof(ParityCases))]
     public void AFailingReplicaIsNamedAndLeavesTheModelUntouched(string caseDirectory)
     {
         var reference = ParityCase.Load(caseDirectory);
@@ -159,7 +160,7 @@ public class DataParallelStepTests
     public static TheoryData<string, int> CasesOnReplicas()
     {
         var data = new TheoryData<string, int>();
-        foreach (string directory in ParityCase.Directories())
+        foreach (string directory in ParityCases.Directories())
         {
             data.Add(directory, 2);
             data.Add(directory, 3);
@@ -179,7 +180,7 @@ public class DataParallelStepTests
         foreach (var (name, parameter) in trainable)
         {
             if (grads.TryGetValue(name, out var want))
-                ParityCase.AssertClose($"grad {name}", parameter.grad ?? throw new Xunit.Sdk.XunitException($"{name}: no gradient"), want, reference.GradsTolerance);
+                ParityCases.AssertClose($"grad {name}", parameter.grad ?? throw new Xunit.Sdk.XunitException($"{name}: no gradient"), want, reference.GradsTolerance);
             else
                 Assert.True(parameter.grad is null, $"{name}: got a gradient but SAMed's loss does not reach it");
         }

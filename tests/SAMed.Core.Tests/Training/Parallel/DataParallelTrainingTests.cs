@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Diagnostics;
 using SAMed.Tests.Reference;
 using SAMed.Training;
 using SAMed.Training.Parallel;
@@ -46,7 +47,7 @@ public sealed class DataParallelTrainingTests : IDisposable
         var got = PthStateDict.Read(parallel.LoraCheckpoint);
         Assert.Equal(want.Keys, got.Keys);
         foreach (var (name, tensor) in want)
-            ParityCase.AssertClose(name, got[name], tensor, new Tolerance(5e-4, 0));
+            ParityCases.AssertClose(name, got[name], tensor, new Tolerance(5e-4, 0));
         string transcript = File.ReadAllText(Path.Combine(parallel.RunDirectory, Trainer.TranscriptFile));
         Assert.Contains("iterations on cpu, cpu", transcript);
         Assert.Contains("data parallel on 2 devices (cpu, cpu): each step's 8 images split 4 + 4", transcript);
