@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace SAMed.Evaluation;
 
 /// <summary>SAMed's per-case rule (utils.calculate_metric_percase) and its per-class loop (utils.test_single_volume).</summary>
@@ -22,14 +24,16 @@ public static class SamedMetrics
 
     /// <summary>
     /// calculate_metric_percase(prediction == c, label == c) for c = 1..numClasses, in one pass over both label maps
-    /// and with every distance transform cropped to the class's bounding box.
+    /// and with every distance transform cropped to the class's bounding box. The maps are integers of any width
+    /// (one byte a voxel as test holds them, int as score reads files).
     /// </summary>
     /// <param name="predictionName">Names the prediction in error messages (e.g. its file).</param>
     /// <param name="labelName">Names the label map in error messages.</param>
     /// <param name="absent">How a class empty in either map is scored (SAMed's rule by default).</param>
-    public static ClassMetric[] MetricPerClass(
-        ReadOnlySpan<int> prediction, ReadOnlySpan<int> label, VoxelGrid grid, int numClasses,
+    public static ClassMetric[] MetricPerClass<T>(
+        ReadOnlySpan<T> prediction, ReadOnlySpan<T> label, VoxelGrid grid, int numClasses,
         string predictionName = "prediction", string labelName = "label", AbsentClassRule absent = AbsentClassRule.Samed)
+        where T : IBinaryInteger<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
         grid.RequireLength(prediction.Length, predictionName);
@@ -43,8 +47,9 @@ public static class SamedMetrics
             if (predicted > 0 && labelled > 0)
             {
                 var box = statistics.Boxes[c];
+                var value = T.CreateTruncating(c);
                 var distances = SurfaceDistances.FromCrops(
-                    box.Extract(prediction, grid, c), box.Extract(label, grid, c), box.Crop(grid));
+                    box.Extract(prediction, grid, value), box.Extract(label, grid, value), box.Crop(grid));
                 double dice = BinaryMetrics.Dice(statistics.Intersections[c], predicted, labelled);
                 metrics[c - 1] = new ClassMetric(dice, distances.Hausdorff95);
             }

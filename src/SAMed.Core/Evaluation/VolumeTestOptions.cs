@@ -1,3 +1,5 @@
+using SAMed.Data;
+
 namespace SAMed.Evaluation;
 
 /// <summary>How HD95 distances are measured.</summary>
@@ -36,6 +38,19 @@ public sealed record VolumeTestOptions
     public AbsentClassRule Absent { get; init; } = AbsentClassRule.Samed;
 
     public string DistanceUnit => Spacing == VolumeTestSpacing.Voxels ? "voxels" : "mm";
+
+    /// <summary>The voxel spacing of a volume's grid in array order [z, y, x], or null for unit voxels.</summary>
+    public double[]? GridSpacing(StoredVolume volume)
+    {
+        IReadOnlyList<double>? xyz = Spacing switch
+        {
+            VolumeTestSpacing.Explicit => SpacingXyz,
+            VolumeTestSpacing.Header => volume.SpacingXyz
+                ?? throw new InvalidDataException($"{volume.Source}: has no voxel size (SAMed's h5 volumes carry none); give the spacing explicitly as x,y,z"),
+            _ => null,
+        };
+        return xyz is null ? null : [xyz[2], xyz[1], xyz[0]];
+    }
 
     public void Validate()
     {
