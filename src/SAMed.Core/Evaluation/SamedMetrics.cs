@@ -5,6 +5,8 @@ namespace SAMed.Evaluation;
 /// <summary>SAMed's per-case rule (utils.calculate_metric_percase) and its per-class loop (utils.test_single_volume).</summary>
 public static class SamedMetrics
 {
+    private const long LargeCrop = 1 << 20;
+
     /// <summary>
     /// calculate_metric_percase: both masks non-empty -> (medpy dc, medpy hd95); only the prediction non-empty ->
     /// (1, 0); an empty prediction -> (0, 0). SAMed passes no spacing (unit voxels); a grid with spacing gives HD95 in
@@ -52,6 +54,10 @@ public static class SamedMetrics
                     box.Extract(prediction, grid, value), box.Extract(label, grid, value), box.Crop(grid));
                 double dice = BinaryMetrics.Dice(statistics.Intersections[c], predicted, labelled);
                 metrics[c - 1] = new ClassMetric(dice, distances.Hausdorff95);
+                // A class spread over the volume leaves ~12 bytes a voxel of large-object garbage (masks, surfaces, the
+                // distance field); collected here, the next class reuses the memory instead of adding to it.
+                if (box.Crop(grid).Count > LargeCrop)
+                    GC.Collect();
             }
             else
             {

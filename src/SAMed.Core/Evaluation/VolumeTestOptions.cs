@@ -76,8 +76,9 @@ public enum VolumeTestStage
 }
 
 /// <summary>
-/// Progress of a test run: when a case is being read, after each batch of slices, while its metrics are computed
-/// and its NIfTI files written, and when the case's metrics are done (<see cref="Result"/> set).
+/// Progress of a test run: when the run waits for a case to be read, after each batch of slices, while its metrics are
+/// computed, when the case's metrics are done (<see cref="Result"/> set), and when the run waits for its NIfTI files
+/// (written while the next case is segmented).
 /// </summary>
 public sealed record VolumeTestProgress(int CaseIndex, int CaseCount, string Case, int SlicesDone, int SliceCount, CaseEvaluation? Result)
 {
