@@ -36,13 +36,14 @@ public sealed class VolumeTester
         var cases = new CaseEvaluation[volumes.Count];
         void Report(int index, VolumeTestStage stage) =>
             progress?.Invoke(new VolumeTestProgress(index, volumes.Count, volumes[index].Name, 0, 0, null) { Stage = stage });
+        Action<VolumeTestProgress> OfCase(int index) => p => progress?.Invoke(p with { CaseIndex = index, CaseCount = volumes.Count });
         FilePipeline.Run(
             volumes.Count,
             startReading: i => volumes[i].StartLoading(Options.NumClasses),
             process: (i, volume) =>
             {
-                var prediction = Segment(volume, p => progress?.Invoke(p with { CaseIndex = i, CaseCount = volumes.Count }));
-                cases[i] = Score(volume, prediction, p => progress?.Invoke(p with { CaseIndex = i, CaseCount = volumes.Count }));
+                var prediction = Segment(volume, OfCase(i));
+                cases[i] = Score(volume, prediction, OfCase(i));
                 return (volume, prediction);
             },
             write: (_, tested) => SaveNifti(tested.volume, tested.prediction),
