@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using SAMed.IO;
 
 namespace SAMed.Data;
@@ -108,7 +109,8 @@ public static class Prepare
         if (!SameGeometry(image.Source.Affine, label.Affine))
             warnings.Add($"{c.Name}: the label's affine differs from the image's ({c.LabelPath} vs {c.ImagePath}); voxels are used as stored");
 
-        var (labels, counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height);
+        var labels = new float[label.VoxelCount];
+        var (counts, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, image.Width, image.Height, labels);
         CheckUnknownLabels(c, options, unlisted, labels.LongLength);
         var header = image.Source.Header;
         return new PreparedVolume(c.Name, image.Depth, image.Height, image.Width, image.Image, labels, c.LabelPath)
@@ -119,6 +121,46 @@ public static class Prepare
             UnlistedSourceVoxels = unlisted,
             Warnings = warnings,
         };
+    }
+
+    /// <summary>
+    /// Starts reading a pair for test as a <see cref="StoredVolume"/>: the image kept in its stored type (windowed to
+    /// [ClipMin, ClipMax] as it is read, bit for bit as <see cref="Load"/> windows it), the labels mapped as Load maps them
+    /// and checked against <paramref name="numClasses"/>, one byte a voxel. The headers are checked and the large arrays
+    /// allocated on the calling thread (see <see cref="NiftiReader.ReadInBackground"/>); the files are decompressed, the
+    /// image checked for NaN and the labels mapped on the thread pool. Errors name the files as Load's do; they surface
+    /// when the task is awaited. A 2D image case is loaded by Load on the calling thread.
+    /// </summary>
+    public static Task<StoredVolume> StartLoadingStored(PrepareCase c, PrepareOptions options, int numClasses)
+    {
+        try
+        {
+            StoredVolume.RequireByteClasses(numClasses);
+            if (ImageFile.IsImage(c.ImagePath))
+                return Task.FromResult(StoredVolume.FromPrepared(Load(c, options), numClasses));
+            if (!(options.ClipMax > options.ClipMin))
+                throw new ArgumentException($"clip range [{options.ClipMin}, {options.ClipMax}] is empty");
+            var grid = SpatialShape(Nifti.ReadHeader(c.ImagePath).Shape, c.ImagePath);
+            CheckSameGrid(c, grid, SpatialShape(Nifti.ReadHeader(c.LabelPath).Shape, c.LabelPath));
+            var image = NiftiReader.ReadInBackground(c.ImagePath);
+            var label = NiftiReader.ReadInBackground(c.LabelPath);
+            var labels = new byte[(long)grid.X * grid.Y * grid.Z];
+            return Task.Run(async () => Stored(c, options, numClasses, await image, await label, labels));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<StoredVolume>(e);
+        }
+    }
+
+    private static StoredVolume Stored(PrepareCase c, PrepareOptions options, int numClasses, NiftiImage image, NiftiImage label, byte[] labels)
+    {
+        var volume = new StoredVolume(c.Name, c.LabelPath, image, c.ImagePath, options.ClipMin, options.ClipMax, labels);
+        if (volume.FindNonFiniteImage() is { } error)
+            throw error;
+        var (_, unlisted) = MapLabels(label, options.LabelMap, c.LabelPath, volume.Width, volume.Height, labels, numClasses);
+        CheckUnknownLabels(c, options, unlisted, labels.LongLength);
+        return volume;
     }
 
     /// <summary>
@@ -170,10 +212,15 @@ public static class Prepare
         return values;
     }
 
-    private static (float[] Labels, IReadOnlyDictionary<int, long> Counts, IReadOnlyDictionary<int, long> Unlisted) MapLabels(
-        NiftiImage label, LabelMap map, string path, int width, int height)
+    /// <summary>
+    /// Maps every label voxel into <paramref name="labels"/> (x fastest, as stored) and counts voxels per class and per
+    /// unlisted source id. A mapped class above <paramref name="maxClass"/> is an error naming the file, the value and
+    /// its first voxel (see <see cref="StoredVolume.LabelOutOfRange"/>).
+    /// </summary>
+    private static (IReadOnlyDictionary<int, long> Counts, IReadOnlyDictionary<int, long> Unlisted) MapLabels<T>(
+        NiftiImage label, LabelMap map, string path, int width, int height, T[] labels, int maxClass = int.MaxValue)
+        where T : INumberBase<T>
     {
-        var labels = new float[label.VoxelCount];
         var counts = new SortedDictionary<int, long>();
         var unlisted = new SortedDictionary<int, long>();
         var cache = new Dictionary<int, (int Target, bool Listed)>();
@@ -210,15 +257,17 @@ public static class Prepare
                     {
                         if (!map.TryMap(runSource, out int target, out bool listed))
                             throw new InvalidDataException($"{path}: label {runSource} (first at voxel {Voxel(i, width, height)}) is not in label map '{map.Name}'");
+                        if (target > maxClass)
+                            throw StoredVolume.LabelOutOfRange(path, target, i, height, width, maxClass);
                         cache[runSource] = runMapped = (target, listed);
                     }
                 }
-                labels[i] = runMapped.Target;
+                labels[i] = T.CreateTruncating(runMapped.Target);
                 runLength++;
             }
         }
         FlushRun();
-        return (labels, counts, unlisted);
+        return (counts, unlisted);
     }
 
     private static List<string> WriteTrainSlices(SynapseLayout layout, PreparedVolume volume, int? size)
@@ -297,7 +346,7 @@ public static class Prepare
         return true;
     }
 
-    private static string Voxel(long index, int width, int height) =>
+    internal static string Voxel(long index, int width, int height) =>
         $"(x={index % width}, y={index / width % height}, z={index / ((long)width * height)})";
 
     private static void Add(SortedDictionary<int, long> total, IReadOnlyDictionary<int, long> part)

@@ -51,18 +51,23 @@ public sealed record PreparedVolume(
     }
 
     /// <summary>One image slice as its channels, each [Height, Width] (one plane for grey, R, G, B for colour).</summary>
-    public float[][,] ImagePlanes(int slice)
+    public float[][,] ImagePlanes(int slice) => Planes(Image, slice, Height, Width, Channels);
+
+    /// <summary>Slice <paramref name="slice"/> of a [D, H, W] image (channels last: [D, H, W, C]) as its channels, each [H, W].</summary>
+    public static float[][,] Planes(float[] image, int slice, int height, int width, int channels)
     {
-        if (Channels == 1)
-            return [ImageSlice2D(slice)];
-        var planes = new float[Channels][,];
-        long origin = (long)slice * SliceSize * Channels;
-        for (int c = 0; c < Channels; c++)
+        int size = height * width;
+        var planes = new float[channels][,];
+        long origin = (long)slice * size * channels;
+        for (int c = 0; c < channels; c++)
         {
-            var plane = new float[Height, Width];
-            for (int y = 0; y < Height; y++)
-                for (int x = 0; x < Width; x++)
-                    plane[y, x] = Image[origin + ((long)y * Width + x) * Channels + c];
+            var plane = new float[height, width];
+            if (channels == 1)
+                Buffer.BlockCopy(image, (int)origin * sizeof(float), plane, 0, size * sizeof(float));
+            else
+                for (int y = 0; y < height; y++)
+                    for (int x = 0; x < width; x++)
+                        plane[y, x] = image[origin + ((long)y * width + x) * channels + c];
             planes[c] = plane;
         }
         return planes;
@@ -85,30 +90,6 @@ public sealed record PreparedVolume(
         var result = new float[Height, Width];
         Buffer.BlockCopy(Label, slice * SliceSize * sizeof(float), result, 0, SliceSize * sizeof(float));
         return result;
-    }
-
-    /// <summary>
-    /// The labels as integers, checked: every value must be a whole number in 0..numClasses, else an error naming
-    /// the file, the value and where it is.
-    /// </summary>
-    public int[] CheckedLabels(int numClasses)
-    {
-        if (Label.Length != (long)Depth * Height * Width || Image.Length != (long)Depth * Height * Width * Channels)
-            throw new InvalidDataException($"{Source}: image ({Image.Length}) and label ({Label.Length}) sizes differ from [{Depth}, {Height}, {Width}]"
-                + (Channels == 1 ? "" : $" with {Channels} image channels"));
-        var labels = new int[Label.Length];
-        for (int i = 0; i < labels.Length; i++)
-        {
-            float value = Label[i];
-            if (!(value >= 0 && value <= numClasses) || value != MathF.Floor(value))
-            {
-                throw new InvalidDataException(
-                    $"{Source}: ground-truth label {value} at (slice {i / SliceSize}, y {i / Width % Height}, x {i % Width}) is outside 0..{numClasses} "
-                    + $"(num_classes = {numClasses}) or not a whole number");
-            }
-            labels[i] = (int)value;
-        }
-        return labels;
     }
 
     private void RequireGrey()

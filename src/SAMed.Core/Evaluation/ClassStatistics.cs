@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace SAMed.Evaluation;
 
 /// <summary>Voxel counts, overlaps and bounding boxes of every class of a prediction and a label map.</summary>
@@ -18,15 +20,16 @@ internal sealed class ClassStatistics
     /// <summary>Per class, the box around its voxels in either map.</summary>
     public BoundingBox[] Boxes { get; }
 
-    public static ClassStatistics Collect(
-        ReadOnlySpan<int> prediction, ReadOnlySpan<int> label, VoxelGrid grid, int numClasses,
+    public static ClassStatistics Collect<T>(
+        ReadOnlySpan<T> prediction, ReadOnlySpan<T> label, VoxelGrid grid, int numClasses,
         string predictionName, string labelName)
+        where T : IBinaryInteger<T>
     {
         var statistics = new ClassStatistics(numClasses, grid.Rank);
         var coordinates = new int[grid.Rank];
         for (int i = 0; i < prediction.Length; i++)
         {
-            int p = prediction[i], g = label[i];
+            int p = int.CreateSaturating(prediction[i]), g = int.CreateSaturating(label[i]);
             if ((p | g) != 0)
             {
                 if ((uint)p > (uint)numClasses)
@@ -54,6 +57,7 @@ internal sealed class ClassStatistics
         return statistics;
     }
 
-    private static ArgumentException OutOfRange(string source, int value, int index, int numClasses) =>
+    /// <summary>The error for a label outside 0..numClasses in a map named <paramref name="source"/>.</summary>
+    public static ArgumentException OutOfRange(string source, int value, int index, int numClasses) =>
         new($"{source}: label {value} at flat index {index} is outside 0..{numClasses} (num_classes = {numClasses})");
 }

@@ -1,5 +1,6 @@
 using SAMed.Data;
 using SAMed.Inference;
+using SAMed.IO;
 
 namespace SAMed.Evaluation;
 
@@ -26,6 +27,7 @@ public sealed class PromptedVolumeTester
     public PromptedVolumeTester(PromptableModel model, VolumeTestOptions options, EvaluationPrompt prompt)
     {
         options.Validate();
+        StoredVolume.RequireByteClasses(options.NumClasses);
         this.model = model;
         Options = options;
         Prompt = prompt;
@@ -35,49 +37,65 @@ public sealed class PromptedVolumeTester
 
     public EvaluationPrompt Prompt { get; }
 
+    /// <summary>Tests every volume in order; the next is read and the previous one's NIfTI files written while the model works (see <see cref="FilePipeline"/>).</summary>
     public EvaluationReport Run(IReadOnlyList<VolumeTestItem> volumes, Action<VolumeTestProgress>? progress = null)
     {
         if (volumes.Count == 0)
             throw new ArgumentException("no volumes to test", nameof(volumes));
-        var cases = new List<CaseEvaluation>(volumes.Count);
-        for (int i = 0; i < volumes.Count; i++)
-        {
-            var volume = volumes[i].Load();
-            var result = TestVolume(volume);
-            cases.Add(result);
-            progress?.Invoke(new VolumeTestProgress(i, volumes.Count, volume.Name, volume.Depth, volume.Depth, result));
-        }
+        var cases = new CaseEvaluation[volumes.Count];
+        FilePipeline.Run(
+            volumes.Count,
+            startReading: i => volumes[i].StartLoading(Options.NumClasses),
+            process: (i, volume) =>
+            {
+                var prediction = PredictVolume(volume);
+                cases[i] = Score(volume, prediction);
+                progress?.Invoke(new VolumeTestProgress(i, volumes.Count, volume.Name, volume.Depth, volume.Depth, cases[i]));
+                return (volume, prediction);
+            },
+            write: (_, tested) => SaveNifti(tested.volume, tested.prediction));
         return new EvaluationReport(cases, Options.ClassNames ?? ClassNames.For(Options.NumClasses), Options.DistanceUnit);
     }
 
-    public CaseEvaluation TestVolume(PreparedVolume volume)
+    public CaseEvaluation TestVolume(StoredVolume volume)
     {
-        var labels = volume.CheckedLabels(Options.NumClasses);
-        var prediction = PredictVolume(volume, labels);
-        var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Spacing(volume));
-        var metrics = SamedMetrics.MetricPerClass(prediction, labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source);
-        if (Options.SaveNiftiDir is not null)
-            VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction, labels);
+        var prediction = PredictVolume(volume);
+        var result = Score(volume, prediction);
+        SaveNifti(volume, prediction);
+        return result;
+    }
+
+    private CaseEvaluation Score(StoredVolume volume, byte[] prediction)
+    {
+        var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Options.GridSpacing(volume));
+        var metrics = SamedMetrics.MetricPerClass<byte>(prediction, volume.Labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source);
         return new CaseEvaluation(volume.Name, metrics);
     }
 
-    /// <summary>The prompted label map [Depth, Height, Width] of a volume whose ground truth is <paramref name="labels"/>.</summary>
-    public int[] PredictVolume(PreparedVolume volume, int[] labels)
+    private void SaveNifti(StoredVolume volume, byte[] prediction)
+    {
+        if (Options.SaveNiftiDir is not null)
+            VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction);
+    }
+
+    /// <summary>The prompted label map [Depth, Height, Width] of a volume, prompts taken from its ground truth.</summary>
+    public byte[] PredictVolume(StoredVolume volume)
     {
         int h = volume.Height, w = volume.Width, plane = volume.SliceSize;
-        var prediction = new int[labels.Length];
+        var labels = volume.Labels;
+        var prediction = new byte[labels.Length];
         var target = new bool[plane];
         for (int z = 0; z < volume.Depth; z++)
         {
             var slice = labels.AsSpan(z * plane, plane);
-            var present = new SortedSet<int>();
-            foreach (int v in slice)
+            var present = new SortedSet<byte>();
+            foreach (byte v in slice)
                 if (v > 0)
                     present.Add(v);
             if (present.Count == 0)
                 continue;
-            using var embedding = model.EmbedSlice(volume.ImageSlice2D(z));
-            foreach (int c in present)
+            using var embedding = model.EmbedSlice(volume.ImagePlanes(z)[0]);
+            foreach (byte c in present)
             {
                 for (int i = 0; i < plane; i++)
                     target[i] = slice[i] == c;
@@ -100,18 +118,5 @@ public sealed class PromptedVolumeTester
         }
         var (x, y, label) = PromptSampler.CentralPoint(target, h, w);
         return new SlicePrompt([(x, y, label)], null);
-    }
-
-    /// <summary>As <see cref="VolumeTester"/>: grid spacing in array order [z, y, x], or null for unit voxels.</summary>
-    private double[]? Spacing(PreparedVolume volume)
-    {
-        IReadOnlyList<double>? xyz = Options.Spacing switch
-        {
-            VolumeTestSpacing.Explicit => Options.SpacingXyz,
-            VolumeTestSpacing.Header => volume.SpacingXyz
-                ?? throw new InvalidDataException($"{volume.Source}: has no voxel size (SAMed's h5 volumes carry none); give the spacing explicitly as x,y,z"),
-            _ => null,
-        };
-        return xyz is null ? null : [xyz[2], xyz[1], xyz[0]];
     }
 }

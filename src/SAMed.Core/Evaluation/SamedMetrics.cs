@@ -1,8 +1,12 @@
+using System.Numerics;
+
 namespace SAMed.Evaluation;
 
 /// <summary>SAMed's per-case rule (utils.calculate_metric_percase) and its per-class loop (utils.test_single_volume).</summary>
 public static class SamedMetrics
 {
+    private const long LargeCrop = 1 << 20;
+
     /// <summary>
     /// calculate_metric_percase: both masks non-empty -> (medpy dc, medpy hd95); only the prediction non-empty ->
     /// (1, 0); an empty prediction -> (0, 0). SAMed passes no spacing (unit voxels); a grid with spacing gives HD95 in
@@ -22,14 +26,16 @@ public static class SamedMetrics
 
     /// <summary>
     /// calculate_metric_percase(prediction == c, label == c) for c = 1..numClasses, in one pass over both label maps
-    /// and with every distance transform cropped to the class's bounding box.
+    /// and with every distance transform cropped to the class's bounding box. The maps are integers of any width
+    /// (one byte a voxel as test holds them, int as score reads files).
     /// </summary>
     /// <param name="predictionName">Names the prediction in error messages (e.g. its file).</param>
     /// <param name="labelName">Names the label map in error messages.</param>
     /// <param name="absent">How a class empty in either map is scored (SAMed's rule by default).</param>
-    public static ClassMetric[] MetricPerClass(
-        ReadOnlySpan<int> prediction, ReadOnlySpan<int> label, VoxelGrid grid, int numClasses,
+    public static ClassMetric[] MetricPerClass<T>(
+        ReadOnlySpan<T> prediction, ReadOnlySpan<T> label, VoxelGrid grid, int numClasses,
         string predictionName = "prediction", string labelName = "label", AbsentClassRule absent = AbsentClassRule.Samed)
+        where T : IBinaryInteger<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
         grid.RequireLength(prediction.Length, predictionName);
@@ -43,10 +49,15 @@ public static class SamedMetrics
             if (predicted > 0 && labelled > 0)
             {
                 var box = statistics.Boxes[c];
+                var value = T.CreateTruncating(c);
                 var distances = SurfaceDistances.FromCrops(
-                    box.Extract(prediction, grid, c), box.Extract(label, grid, c), box.Crop(grid));
+                    box.Extract(prediction, grid, value), box.Extract(label, grid, value), box.Crop(grid));
                 double dice = BinaryMetrics.Dice(statistics.Intersections[c], predicted, labelled);
                 metrics[c - 1] = new ClassMetric(dice, distances.Hausdorff95);
+                // A class spread over the volume leaves ~12 bytes a voxel of large-object garbage (masks, surfaces, the
+                // distance field); collected here, the next class reuses the memory instead of adding to it.
+                if (box.Crop(grid).Count > LargeCrop)
+                    GC.Collect();
             }
             else
             {

@@ -33,12 +33,14 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     {
         var resultBorder = BinarySurface.Border(result, crop);
         var referenceBorder = BinarySurface.Border(reference, crop);
-        return new SurfaceDistances(Directed(resultBorder, referenceBorder, crop), Directed(referenceBorder, resultBorder, crop));
+        // One distance field serves both directions (8 bytes a voxel of the crop, the largest array of the metrics).
+        var field = new double[crop.Count];
+        var resultToReference = Directed(resultBorder, referenceBorder, crop, field);
+        return new SurfaceDistances(resultToReference, Directed(referenceBorder, resultBorder, crop, field));
     }
 
-    private static double[] Directed(bool[] from, bool[] to, VoxelGrid grid)
+    private static double[] Directed(bool[] from, bool[] to, VoxelGrid grid, double[] field)
     {
-        var field = new double[to.Length];
         for (int i = 0; i < field.Length; i++)
             field[i] = to[i] ? 0.0 : double.PositiveInfinity;
         EuclideanDistanceTransform.SquaredInPlace(field, grid);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SAMed.Data;
 using SAMed.IO;
 
@@ -12,18 +11,20 @@ namespace SAMed.Evaluation;
 /// </summary>
 public static class VolumeTestNifti
 {
-    public static void Save(string directory, PreparedVolume volume, ReadOnlySpan<int> prediction, ReadOnlySpan<int> labels)
+    /// <summary>
+    /// Writes the three files of a tested volume; each through <see cref="AtomicFile"/> (a failure leaves no partial
+    /// file under its name). The label maps are written from their byte arrays, the image row by row as the model saw it.
+    /// </summary>
+    public static void Save(string directory, StoredVolume volume, byte[] prediction)
     {
+        if (volume.Channels != 1)
+            throw new NotSupportedException($"{volume.Name}: NIfTI files are written for grey volumes; this one has {volume.Channels} image channels");
         Directory.CreateDirectory(directory);
         var header = volume.Geometry ?? SamedHeader();
         int[] shape = [volume.Width, volume.Height, volume.Depth];
-        // Each file is built straight in its stored type (one byte a voxel for the label maps, the float32 image as is).
-        Nifti.Write(Path.Combine(directory, volume.Name + "_pred.nii.gz"),
-            NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, ToUInt8(prediction, volume.Name + "_pred")));
-        Nifti.Write(Path.Combine(directory, volume.Name + "_img.nii.gz"),
-            NiftiImage.FromStored(header, shape, NiftiDataType.Float32, MemoryMarshal.AsBytes(volume.Image.AsSpan()).ToArray()));
-        Nifti.Write(Path.Combine(directory, volume.Name + "_gt.nii.gz"),
-            NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, ToUInt8(labels, volume.Name + "_gt")));
+        Nifti.Write(Path.Combine(directory, volume.Name + "_pred.nii.gz"), NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, prediction));
+        Nifti.Write(Path.Combine(directory, volume.Name + "_img.nii.gz"), header, shape, NiftiDataType.Float32, volume.WriteImageFloat32);
+        Nifti.Write(Path.Combine(directory, volume.Name + "_gt.nii.gz"), NiftiImage.FromStored(header, shape, NiftiDataType.UInt8, volume.Labels));
     }
 
     /// <summary>Unit voxels in mm, qform and sform both diag(-1, -1, 1) with code 1 (scanner), as SimpleITK writes them.</summary>
@@ -42,16 +43,4 @@ public static class VolumeTestNifti
         DataType = (short)NiftiDataType.Float32,
         BitPix = 32,
     };
-
-    private static byte[] ToUInt8(ReadOnlySpan<int> values, string name)
-    {
-        var result = new byte[values.Length];
-        for (int i = 0; i < values.Length; i++)
-        {
-            if ((uint)values[i] > byte.MaxValue)
-                throw new ArgumentException($"{name}: value {values[i]} at voxel {i} is not representable as UInt8");
-            result[i] = (byte)values[i];
-        }
-        return result;
-    }
 }

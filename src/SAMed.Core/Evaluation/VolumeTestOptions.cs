@@ -1,3 +1,5 @@
+using SAMed.Data;
+
 namespace SAMed.Evaluation;
 
 /// <summary>How HD95 distances are measured.</summary>
@@ -37,6 +39,19 @@ public sealed record VolumeTestOptions
 
     public string DistanceUnit => Spacing == VolumeTestSpacing.Voxels ? "voxels" : "mm";
 
+    /// <summary>The voxel spacing of a volume's grid in array order [z, y, x], or null for unit voxels.</summary>
+    public double[]? GridSpacing(StoredVolume volume)
+    {
+        IReadOnlyList<double>? xyz = Spacing switch
+        {
+            VolumeTestSpacing.Explicit => SpacingXyz,
+            VolumeTestSpacing.Header => volume.SpacingXyz
+                ?? throw new InvalidDataException($"{volume.Source}: has no voxel size (SAMed's h5 volumes carry none); give the spacing explicitly as x,y,z"),
+            _ => null,
+        };
+        return xyz is null ? null : [xyz[2], xyz[1], xyz[0]];
+    }
+
     public void Validate()
     {
         if (NumClasses < 1)
@@ -61,8 +76,9 @@ public enum VolumeTestStage
 }
 
 /// <summary>
-/// Progress of a test run: when a case is being read, after each batch of slices, while its metrics are computed
-/// and its NIfTI files written, and when the case's metrics are done (<see cref="Result"/> set).
+/// Progress of a test run: when the run waits for a case to be read, after each batch of slices, while its metrics are
+/// computed, when the case's metrics are done (<see cref="Result"/> set), and when the run waits for its NIfTI files
+/// (written while the next case is segmented).
 /// </summary>
 public sealed record VolumeTestProgress(int CaseIndex, int CaseCount, string Case, int SlicesDone, int SliceCount, CaseEvaluation? Result)
 {

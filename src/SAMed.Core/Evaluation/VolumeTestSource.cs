@@ -29,7 +29,7 @@ public static class VolumeTestSource
                 $"{listPath}: {missing.Count} listed volume(s) not found: {string.Join(", ", missing.Take(5).Select(PathOf))}"
                 + (missing.Count > 5 ? ", ..." : ""));
         }
-        return [.. names.Select(name => new VolumeTestItem(name, PathOf(name), () => ReadH5(name, PathOf(name))))];
+        return [.. names.Select(name => VolumeTestItem.H5(name, PathOf(name)))];
     }
 
     /// <summary>
@@ -73,7 +73,7 @@ public static class VolumeTestSource
         return [.. files.Select(path =>
         {
             string name = Path.GetFileName(path)[..^".npy.h5".Length];
-            return new VolumeTestItem(name, path, () => ReadH5(name, path));
+            return VolumeTestItem.H5(name, path);
         })];
     }
 
@@ -91,6 +91,8 @@ public static class VolumeTestSource
     /// <summary>
     /// NIfTI pairs preprocessed as SAMed's prepare does (HU clipped to the window and scaled to [0, 1], labels mapped
     /// by <paramref name="labelMap"/>, voxel array transposed to [z, y, x]), with the header's voxel size and geometry.
+    /// The image stays in its stored type and is windowed slice by slice (see <see cref="Prepare.StartLoadingStored"/>);
+    /// the next pair is decompressed while the model works on the current one.
     /// </summary>
     public static IReadOnlyList<VolumeTestItem> FromNifti(IReadOnlyList<PrepareCase> cases, LabelMap labelMap, float windowMin = -125, float windowMax = 275)
     {
@@ -103,9 +105,29 @@ public static class VolumeTestSource
                     throw new FileNotFoundException($"{path}: file of case {c.Name} not found", path);
         }
         var options = new PrepareOptions { OutputDir = ".", LabelMap = labelMap, ClipMin = windowMin, ClipMax = windowMax };
-        return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, () => Prepare.Load(c, options)))];
+        return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, numClasses => Prepare.StartLoadingStored(c, options, numClasses)))];
     }
 }
 
-/// <summary>A test volume not yet read: its name, file and how to read it.</summary>
-public sealed record VolumeTestItem(string Name, string Path, Func<PreparedVolume> Load);
+/// <summary>
+/// A test volume not yet read: its name, file and how to start reading it for a test of num_classes classes (a task
+/// already running, see <see cref="Prepare.StartLoadingStored"/>, or one not yet started, run when the volume is needed).
+/// </summary>
+public sealed record VolumeTestItem(string Name, string Path, Func<int, Task<StoredVolume>> StartLoading)
+{
+    /// <summary>A volume read on the tester's thread when it is needed (its reader allocates as it reads).</summary>
+    public static VolumeTestItem Deferred(string name, string path, Func<PreparedVolume> load) =>
+        new(name, path, numClasses => new Task<StoredVolume>(() => StoredVolume.FromPrepared(load(), numClasses)));
+
+    /// <summary>A SAMed test volume file (NAME.npy.h5), read when needed (PureHDF allocates as it reads).</summary>
+    public static VolumeTestItem H5(string name, string path) => Deferred(name, path, () => VolumeTestSource.ReadH5(name, path));
+
+    /// <summary>Reads the volume now, on the calling thread.</summary>
+    public StoredVolume Load(int numClasses)
+    {
+        var loading = StartLoading(numClasses);
+        if (loading.Status == TaskStatus.Created)
+            loading.RunSynchronously();
+        return loading.GetAwaiter().GetResult();
+    }
+}

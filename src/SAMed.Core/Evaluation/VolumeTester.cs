@@ -1,5 +1,6 @@
 using SAMed.Data;
 using SAMed.Inference;
+using SAMed.IO;
 
 namespace SAMed.Evaluation;
 
@@ -15,6 +16,7 @@ public sealed class VolumeTester
     public VolumeTester(ISliceSegmenter segmenter, VolumeTestOptions options)
     {
         options.Validate();
+        StoredVolume.RequireByteClasses(options.NumClasses);
         if (segmenter.NumClasses != options.NumClasses)
             throw new ArgumentException($"the segmenter predicts {segmenter.NumClasses} classes but the test has num_classes {options.NumClasses}");
         this.segmenter = segmenter;
@@ -23,46 +25,50 @@ public sealed class VolumeTester
 
     public VolumeTestOptions Options { get; }
 
-    /// <summary>Tests every volume in order and returns the report (see <see cref="EvaluationReport"/>).</summary>
+    /// <summary>
+    /// Tests every volume in order and returns the report (see <see cref="EvaluationReport"/>). The next volume is read
+    /// and the previous one's NIfTI files written while the model segments the current one (see <see cref="FilePipeline"/>).
+    /// </summary>
     public EvaluationReport Run(IReadOnlyList<VolumeTestItem> volumes, Action<VolumeTestProgress>? progress = null)
     {
         if (volumes.Count == 0)
             throw new ArgumentException("no volumes to test", nameof(volumes));
-        var cases = new List<CaseEvaluation>(volumes.Count);
-        for (int i = 0; i < volumes.Count; i++)
-        {
-            progress?.Invoke(new VolumeTestProgress(i, volumes.Count, volumes[i].Name, 0, 0, null) { Stage = VolumeTestStage.Reading });
-            var volume = volumes[i].Load();
-            int index = i;
-            cases.Add(TestVolume(volume, p => progress?.Invoke(p with { CaseIndex = index, CaseCount = volumes.Count })));
-        }
+        var cases = new CaseEvaluation[volumes.Count];
+        void Report(int index, VolumeTestStage stage) =>
+            progress?.Invoke(new VolumeTestProgress(index, volumes.Count, volumes[index].Name, 0, 0, null) { Stage = stage });
+        Action<VolumeTestProgress> OfCase(int index) => p => progress?.Invoke(p with { CaseIndex = index, CaseCount = volumes.Count });
+        FilePipeline.Run(
+            volumes.Count,
+            startReading: i => volumes[i].StartLoading(Options.NumClasses),
+            process: (i, volume) =>
+            {
+                var prediction = Segment(volume, OfCase(i));
+                cases[i] = Score(volume, prediction, OfCase(i));
+                return (volume, prediction);
+            },
+            write: (_, tested) => SaveNifti(tested.volume, tested.prediction),
+            waitingForInput: i => Report(i, VolumeTestStage.Reading),
+            waitingForOutput: i =>
+            {
+                if (Options.SaveNiftiDir is not null)
+                    Report(i, VolumeTestStage.WritingNifti);
+            });
         return new EvaluationReport(cases, Options.ClassNames ?? ClassNames.For(Options.NumClasses), Options.DistanceUnit);
     }
 
     /// <summary>Segments one volume, scores every class, and writes the NIfTI files when asked.</summary>
-    public CaseEvaluation TestVolume(PreparedVolume volume, Action<VolumeTestProgress>? progress = null)
+    public CaseEvaluation TestVolume(StoredVolume volume, Action<VolumeTestProgress>? progress = null)
     {
-        // Check the ground truth before spending time on the model.
-        var labels = volume.CheckedLabels(Options.NumClasses);
-        var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Spacing(volume));
-        void Report(int done, VolumeTestStage stage) => progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, done, volume.Depth, null) { Stage = stage });
-        var prediction = PredictVolume(volume, (done, _) => Report(done, VolumeTestStage.Segmenting));
-        Report(volume.Depth, VolumeTestStage.Scoring);
-        var metrics = SamedMetrics.MetricPerClass(prediction, labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source, Options.Absent);
-        var result = new CaseEvaluation(volume.Name, metrics);
-        if (Options.SaveNiftiDir is not null)
-        {
-            Report(volume.Depth, VolumeTestStage.WritingNifti);
-            VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction, labels);
-        }
-        progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, volume.Depth, volume.Depth, result));
+        var prediction = Segment(volume, progress);
+        var result = Score(volume, prediction, progress);
+        SaveNifti(volume, prediction);
         return result;
     }
 
-    /// <summary>The label map of a whole volume, [Depth, Height, Width] C order, predicted in batches of slices.</summary>
-    public int[] PredictVolume(PreparedVolume volume, Action<int, int>? progress = null)
+    /// <summary>The label map of a whole volume, [Depth, Height, Width] C order, one byte a voxel, predicted in batches of slices.</summary>
+    public byte[] PredictVolume(StoredVolume volume, Action<int, int>? progress = null)
     {
-        var prediction = new int[(long)volume.Depth * volume.SliceSize];
+        var prediction = new byte[(long)volume.Depth * volume.SliceSize];
         progress?.Invoke(0, volume.Depth);
         for (int start = 0; start < volume.Depth; start += Options.BatchSize)
         {
@@ -72,13 +78,7 @@ public sealed class VolumeTester
             if (labels.Count != count)
                 throw new InvalidOperationException($"the segmenter returned {labels.Count} label maps for {count} slices");
             for (int i = 0; i < count; i++)
-            {
-                var map = labels[i];
-                if (map.GetLength(0) != volume.Height || map.GetLength(1) != volume.Width)
-                    throw new InvalidOperationException(
-                        $"the segmenter returned a {map.GetLength(0)}x{map.GetLength(1)} label map for a {volume.Height}x{volume.Width} slice");
-                Buffer.BlockCopy(map, 0, prediction, (start + i) * volume.SliceSize * sizeof(int), volume.SliceSize * sizeof(int));
-            }
+                Put(labels[i], prediction, start + i, volume);
             progress?.Invoke(start + count, volume.Depth);
             // Each 512 x 512 slice leaves 1-4 MB of garbage on the large-object heap (slices, zooms, label maps); left to
             // itself the collector lets it grow in proportion to the volume's own large arrays (about 3 bytes per voxel
@@ -88,16 +88,38 @@ public sealed class VolumeTester
         return prediction;
     }
 
-    /// <summary>Grid spacing in array order [z, y, x], or null for unit voxels.</summary>
-    private double[]? Spacing(PreparedVolume volume)
+    private CaseEvaluation Score(StoredVolume volume, byte[] prediction, Action<VolumeTestProgress>? progress)
     {
-        IReadOnlyList<double>? xyz = Options.Spacing switch
+        progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, volume.Depth, volume.Depth, null) { Stage = VolumeTestStage.Scoring });
+        var grid = new VoxelGrid([volume.Depth, volume.Height, volume.Width], Options.GridSpacing(volume));
+        var metrics = SamedMetrics.MetricPerClass<byte>(
+            prediction, volume.Labels, grid, Options.NumClasses, $"prediction of {volume.Name}", volume.Source, Options.Absent);
+        var result = new CaseEvaluation(volume.Name, metrics);
+        progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, volume.Depth, volume.Depth, result));
+        return result;
+    }
+
+    private byte[] Segment(StoredVolume volume, Action<VolumeTestProgress>? progress) =>
+        PredictVolume(volume, (done, _) => progress?.Invoke(new VolumeTestProgress(0, 1, volume.Name, done, volume.Depth, null)));
+
+    private void SaveNifti(StoredVolume volume, byte[] prediction)
+    {
+        if (Options.SaveNiftiDir is not null)
+            VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction);
+    }
+
+    /// <summary>Checks one slice's label map against the volume and puts it into the volume's label map (row after row).</summary>
+    private void Put(int[,] map, byte[] prediction, int slice, StoredVolume volume)
+    {
+        if (map.GetLength(0) != volume.Height || map.GetLength(1) != volume.Width)
+            throw new InvalidOperationException(
+                $"the segmenter returned a {map.GetLength(0)}x{map.GetLength(1)} label map for a {volume.Height}x{volume.Width} slice");
+        int index = slice * volume.SliceSize;
+        foreach (int label in map)
         {
-            VolumeTestSpacing.Explicit => Options.SpacingXyz,
-            VolumeTestSpacing.Header => volume.SpacingXyz
-                ?? throw new InvalidDataException($"{volume.Source}: has no voxel size (SAMed's h5 volumes carry none); give the spacing explicitly as x,y,z"),
-            _ => null,
-        };
-        return xyz is null ? null : [xyz[2], xyz[1], xyz[0]];
+            if ((uint)label > (uint)Options.NumClasses)
+                throw ClassStatistics.OutOfRange($"prediction of {volume.Name}", label, index, Options.NumClasses);
+            prediction[index++] = (byte)label;
+        }
     }
 }

@@ -222,7 +222,7 @@ public sealed class NiftiImage
         return new NiftiImage(HeaderFor(like.Header, like.shape, NiftiDataType.Float32), bytes);
     }
 
-    private static NiftiHeader HeaderFor(NiftiHeader like, int[] shape, NiftiDataType type)
+    internal static NiftiHeader HeaderFor(NiftiHeader like, int[] shape, NiftiDataType type)
     {
         if (shape.Length is < 1 or > 7 || shape.Any(d => d is < 1 or > short.MaxValue))
             throw new ArgumentException($"shape [{string.Join(", ", shape)}] must have 1 to 7 sizes in [1, {short.MaxValue}]");

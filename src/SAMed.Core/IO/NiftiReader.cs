@@ -76,6 +76,31 @@ public sealed class NiftiReader : IDisposable
     }
 
     /// <summary>
+    /// Opens the file and allocates its voxel array on the calling thread (so that the reading thread allocates
+    /// nothing large while a forward pass on the caller's thread holds off the garbage collector, see GcPause), then
+    /// decompresses it on the thread pool. Errors, including opening errors, surface when the task is awaited.
+    /// </summary>
+    public static Task<NiftiImage> ReadInBackground(string path)
+    {
+        NiftiReader reader;
+        byte[] data;
+        try
+        {
+            reader = Open(path);
+            data = new byte[reader.DataLength];
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<NiftiImage>(e);
+        }
+        return Task.Run(() =>
+        {
+            using (reader)
+                return reader.ReadImage(data);
+        });
+    }
+
+    /// <summary>
     /// Reads the voxel data into <paramref name="data"/> (exactly <see cref="DataLength"/> bytes, made little-endian)
     /// and returns the image over it. For gzip files the rest of the stream is decompressed too and its length
     /// checked against the trailer.

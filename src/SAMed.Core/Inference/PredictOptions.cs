@@ -53,7 +53,7 @@ public enum PredictStage
     /// <summary>The volume is being read (decompressed); the first one of a run, or one that takes longer than the model's work on the one before.</summary>
     Reading,
 
-    /// <summary>The previous volume is still being written.</summary>
+    /// <summary>The run waits for this volume's label map to be written (it was written while the next volume was segmented).</summary>
     Writing,
 }
 

@@ -85,38 +85,23 @@ public sealed class VolumePredictor
             var header = Nifti.ReadHeader(jobs[i].Input);
             sliceCounts[i] = SpatialShape(header.Shape, jobs[i].Input)[Options.SliceAxis];
         }
-        int total = sliceCounts.Sum(), before = 0;
+        int total = sliceCounts.Sum();
+        int DoneBefore(int index) => sliceCounts.Take(index).Sum();
+        PredictProgress Stage(int index, PredictStage stage, int done) =>
+            new(index, jobs.Count, jobs[index].Input, done, sliceCounts[index], DoneBefore(index) + done, total) { Stage = stage };
         var results = new PredictResult[jobs.Count];
-        Task<NiftiImage>? reading = StartReading(jobs[0].Input);
-        Task? writing = null;
-        try
-        {
-            for (int i = 0; i < jobs.Count; i++)
+        FilePipeline.Run(
+            jobs.Count,
+            startReading: i => NiftiReader.ReadInBackground(jobs[i].Input),
+            process: (i, image) =>
             {
-                var (from, to) = jobs[i];
-                int index = i, done = before;
                 var watch = Stopwatch.StartNew();
-                progress?.Invoke(new PredictProgress(index, jobs.Count, from, 0, sliceCounts[i], done, total) { Stage = PredictStage.Reading });
-                var image = reading!.GetAwaiter().GetResult();
-                reading = i + 1 < jobs.Count ? StartReading(jobs[i + 1].Input) : null;
-                var labels = Predict(image, from, (d, n) => progress?.Invoke(new PredictProgress(index, jobs.Count, from, d, n, done + d, total)), cancel);
-                before += sliceCounts[i];
-                if (writing is not null)
-                {
-                    progress?.Invoke(new PredictProgress(index, jobs.Count, from, sliceCounts[i], sliceCounts[i], before, total) { Stage = PredictStage.Writing });
-                    writing.GetAwaiter().GetResult();
-                }
-                writing = Task.Run(() => results[index] = Save(from, to, image, labels, watch));
-            }
-            writing!.GetAwaiter().GetResult();
-            writing = null;
-        }
-        finally
-        {
-            // A volume being written when a later one fails is finished (it is complete); a read ahead is dropped.
-            Settle(writing);
-            Settle(reading);
-        }
+                var labels = Predict(image, jobs[i].Input, (d, _) => progress?.Invoke(Stage(i, PredictStage.Segmenting, d)), cancel);
+                return (image, labels, watch);
+            },
+            write: (i, done) => results[i] = Save(jobs[i].Input, jobs[i].Output, done.image, done.labels, done.watch),
+            waitingForInput: i => progress?.Invoke(Stage(i, PredictStage.Reading, 0)),
+            waitingForOutput: i => progress?.Invoke(Stage(i, PredictStage.Writing, sliceCounts[i])));
         return results;
     }
 
@@ -136,43 +121,6 @@ public sealed class VolumePredictor
                 Options.ClassNames ?? Evaluation.ClassNames.For(segmenter.NumClasses), image.Orientation);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
-    }
-
-    /// <summary>
-    /// Opens the file and allocates its voxel array here (so that the reading thread allocates nothing large while a
-    /// forward pass holds off the garbage collector), then decompresses it on the thread pool. Errors, including
-    /// opening errors, surface when the task is awaited.
-    /// </summary>
-    private static Task<NiftiImage> StartReading(string path)
-    {
-        NiftiReader reader;
-        byte[] data;
-        try
-        {
-            reader = NiftiReader.Open(path);
-            data = new byte[reader.DataLength];
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<NiftiImage>(e);
-        }
-        return Task.Run(() =>
-        {
-            using (reader)
-                return reader.ReadImage(data);
-        });
-    }
-
-    private static void Settle(Task? task)
-    {
-        try
-        {
-            task?.Wait();
-        }
-        catch (AggregateException)
-        {
-            // The run already fails with the first error.
-        }
     }
 
     private static void CheckOutput(string inputPath, string outputPath)

@@ -17,7 +17,7 @@ public static class HeldOutEvaluation
         var volumes = names.Select(name =>
         {
             string path = Path.Combine(volumeDirectory, name + ".npy.h5");
-            return new VolumeTestItem(name, path, () => VolumeTestSource.ReadH5(name, path));
+            return VolumeTestItem.H5(name, path);
         }).ToList();
         var config = new InferenceConfig { Model = model.Sam.Config, ModelType = "custom", Strategy = model.Strategy, LoraRank = (model as Lora.LoraSam)?.Rank ?? 0 };
         // Not disposed: the model belongs to the trainer.

@@ -197,7 +197,7 @@ public static class PromptableTrainer
         var volumes = names.Select(name =>
         {
             string path = Path.Combine(volumeDirectory, name + ".npy.h5");
-            return new VolumeTestItem(name, path, () => VolumeTestSource.ReadH5(name, path));
+            return VolumeTestItem.H5(name, path);
         }).ToList();
         var device = model.Sam.parameters().First().device;
         // Not disposed: the model belongs to the trainer.

@@ -121,7 +121,7 @@ public static class PredictCommand
             case PredictStage.Reading:
                 return $"{volume}: reading";
             case PredictStage.Writing:
-                return $"{volume}: segmented; waiting for the previous label map to be written";
+                return $"{volume}: writing the label map";
         }
         clock.Observe(p.SlicesDoneInRun);
         string run = p.VolumeCount > 1 ? $" (run {p.SlicesDoneInRun}/{p.SliceCountInRun})" : "";

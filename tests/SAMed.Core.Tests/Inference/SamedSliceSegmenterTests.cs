@@ -98,9 +98,9 @@ public class SamedSliceSegmenterTests
 
         var tester = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 2 });
         var items = VolumeTestSource.FromSynapse(layout);
-        var prediction = tester.PredictVolume(items[0].Load());
+        var prediction = tester.PredictVolume(items[0].Load(3));
         Assert.Equal(5 * 20 * 24, prediction.Length);
-        Assert.All(prediction, p => Assert.InRange(p, 0, 3));
+        Assert.All(prediction, p => Assert.InRange(p, (byte)0, (byte)3));
 
         var report = tester.Run(items);
         var single = Assert.Single(report.Cases);
@@ -108,7 +108,7 @@ public class SamedSliceSegmenterTests
         Assert.All(single.Classes, m => Assert.True(double.IsFinite(m.Dice) && double.IsFinite(m.Hd95) && m.Dice is >= 0 and <= 1));
 
         // The batch size does not change the labels.
-        var oneByOne = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 1 }).PredictVolume(items[0].Load());
+        var oneByOne = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 1 }).PredictVolume(items[0].Load(3));
         Assert.Equal(prediction, oneByOne);
     }
 

@@ -16,7 +16,7 @@ public class VolumeTesterTests
         var tester = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 4 });
         var volumes = new[] { TestFiles.Volume("case0001"), TestFiles.Volume("case0002", depth: 9) };
         var progress = new List<VolumeTestProgress>();
-        var report = tester.Run([.. volumes.Select(v => new VolumeTestItem(v.Name, v.Source, () => v))], progress.Add);
+        var report = tester.Run([.. volumes.Select(v => VolumeTestItem.Deferred(v.Name, v.Source, () => v))], progress.Add);
 
         Assert.Equal(["case0001", "case0002"], report.Cases.Select(c => c.Case));
         Assert.All(report.Cases.SelectMany(c => c.Classes), m => Assert.Equal(new ClassMetric(1, 0), m));
@@ -37,12 +37,12 @@ public class VolumeTesterTests
     {
         // Class 3 is never predicted: (0, 0). On a volume without class 3, predicting it gives (1, 0).
         var dropThree = new VolumeTester(new IntensitySegmenter(3, l => IntensitySegmenter.Replace(l, 3, 0)), new VolumeTestOptions { NumClasses = 3 });
-        var missed = dropThree.TestVolume(TestFiles.Volume("a"));
+        var missed = dropThree.TestVolume(Stored(TestFiles.Volume("a")));
         Assert.Equal(new ClassMetric(0, 0), missed.Classes[2]);
         Assert.Equal(new ClassMetric(1, 0), missed.Classes[0]);
 
         var oneAsThree = new VolumeTester(new IntensitySegmenter(3, l => IntensitySegmenter.Replace(l, 1, 3)), new VolumeTestOptions { NumClasses = 3 });
-        var spurious = oneAsThree.TestVolume(TestFiles.Volume("b", withClass3: false));
+        var spurious = oneAsThree.TestVolume(Stored(TestFiles.Volume("b", withClass3: false)));
         Assert.Equal(new ClassMetric(0, 0), spurious.Classes[0]);
         Assert.Equal(new ClassMetric(1, 0), spurious.Classes[2]);
     }
@@ -50,15 +50,14 @@ public class VolumeTesterTests
     [Fact]
     public void SpacingIsGivenAsXyzAndAppliedToTheZyxArrays()
     {
-        var volume = TestFiles.Volume("case0001");
+        var volume = Stored(TestFiles.Volume("case0001"));
         var shifted = new IntensitySegmenter(3, l => IntensitySegmenter.ShiftLeft(l, 2));
         var voxels = new VolumeTester(shifted, new VolumeTestOptions { NumClasses = 3 }).TestVolume(volume);
         var mm = new VolumeTester(shifted, new VolumeTestOptions { NumClasses = 3, Spacing = VolumeTestSpacing.Explicit, SpacingXyz = [2.5, 1, 3] })
             .TestVolume(volume);
 
         var prediction = new VolumeTester(shifted, new VolumeTestOptions { NumClasses = 3 }).PredictVolume(volume);
-        var labels = volume.CheckedLabels(3);
-        var expected = SamedMetrics.MetricPerClass(prediction, labels, new VoxelGrid([6, 20, 24], [3, 1, 2.5]), 3);
+        var expected = SamedMetrics.MetricPerClass<byte>(prediction, volume.Labels, new VoxelGrid([6, 20, 24], [3, 1, 2.5]), 3);
         Assert.Equal(expected, mm.Classes);
         Assert.Equal(1.0, voxels.Classes[1].Hd95);
         Assert.Equal(2.5, mm.Classes[1].Hd95);
@@ -153,6 +152,8 @@ public class VolumeTesterTests
     {
         Assert.Throws<ArgumentException>(() => new VolumeTester(new IntensitySegmenter(2), new VolumeTestOptions { NumClasses = 3 }));
     }
+
+    private static StoredVolume Stored(PreparedVolume volume) => StoredVolume.FromPrepared(volume, 3);
 
     private static void WriteH5(string path, PreparedVolume volume)
     {
