@@ -110,5 +110,6 @@ public class CommandRunnerTests
     public void MultiLineMessagesBecomeOneLine()
     {
         Assert.Equal("a; b", CommandRunner.OneLine("a\n\n b \nException raised from foo\nframe #0: bar"));
+        Assert.Equal("invalid configuration: x is bad; y is bad", CommandRunner.OneLine("invalid configuration:\n  x is bad\n  y is bad"));
     }
 }

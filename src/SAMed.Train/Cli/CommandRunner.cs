@@ -147,7 +147,9 @@ public static class CommandRunner
     internal static string OneLine(string message)
     {
         var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .TakeWhile(l => !l.StartsWith("Exception raised from", StringComparison.Ordinal) && !l.StartsWith("frame #", StringComparison.Ordinal));
-        return string.Join("; ", lines);
+            .TakeWhile(l => !l.StartsWith("Exception raised from", StringComparison.Ordinal) && !l.StartsWith("frame #", StringComparison.Ordinal))
+            .ToList();
+        // A line ending in ':' introduces the next ("invalid configuration:" then the problems): joined by a space.
+        return string.Concat(lines.Select((line, i) => i == 0 ? line : (lines[i - 1].EndsWith(':') ? " " : "; ") + line));
     }
 }
