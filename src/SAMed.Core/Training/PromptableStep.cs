@@ -13,6 +13,14 @@ namespace SAMed.Training;
 /// </summary>
 public sealed class PromptableStep(PromptableSam model, TrainConfig config)
 {
+    /// <summary>
+    /// The prompts' random stream for the step after <paramref name="iteration"/> steps: a function of the seed and
+    /// the iteration only (DataLoaderRandom's keys (2, iteration), beside the loader's (0, epoch) and (1, epoch,
+    /// position)), the same in every process, so a run resumed by a new process draws the prompts it would have.
+    /// </summary>
+    public static Random PromptRandom(int seed, long iteration) =>
+        new((int)(DataLoaderRandom.Derive(unchecked((ulong)seed), 2, iteration).NextUInt64() >> 33));
+
     /// <summary>Gradients of the step's loss are left in the parameters; null when no slice holds a labelled class.</summary>
     public PromptableLosses? Backward(Batch batch, Device device, Random random)
     {

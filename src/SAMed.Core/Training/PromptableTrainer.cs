@@ -134,8 +134,7 @@ public static class PromptableTrainer
                     double lr = optimizer.LearningRate;
                     var started = clock.Elapsed;
                     optimizer.ZeroGrad();
-                    // Prompts of step n depend on the seed and n only, so a resumed run draws the same ones.
-                    var losses = step.Backward(batch, device, new Random(HashCode.Combine(config.Seed, iteration)));
+                    var losses = step.Backward(batch, device, PromptableStep.PromptRandom(config.Seed, iteration));
                     if (losses is not null)
                         optimizer.Step();
                     double seconds = (clock.Elapsed - started).TotalSeconds;
