@@ -63,16 +63,14 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         clock.Stop();
     }
 
-    private void Step(IOptimizerStep step, PreviewCapture previews, Batch batch, int epoch)
+    private void Step(IBatchStep step, PreviewCapture previews, Batch batch, int epoch)
     {
         using var pause = GcPause.Begin();
         using var scope = NewDisposeScope();
-        var images = batch.Image.to(setup.Device);
-        var labels = batch.LowResLabel.to(setup.Device);
         double lr = setup.Optimizer.LearningRate;
         previews.Prepare(Iteration + 1);
         var started = clock.Session;
-        var losses = step.Run(images, labels);
+        var losses = step.Run(batch, Iteration);
         double seconds = (clock.Session - started).TotalSeconds;
         double nextLr = setup.Schedule.AfterStep(Iteration);
         setup.Optimizer.LearningRate = nextLr;
@@ -82,7 +80,7 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         var record = new StepRecord(Iteration, epoch, lr, losses.Loss, losses.CrossEntropy, losses.Dice,
             batch.Count / Math.Max(seconds, 1e-9), clock.Seconds);
         double perStep = clock.Session.TotalSeconds / sessionSteps;
-        logger.Step(record, nextLr, batch, previews, TimeSpan.FromSeconds(perStep * (setup.Plan.TotalSteps - Iteration)));
+        logger.Step(record, losses, nextLr, batch, previews, TimeSpan.FromSeconds(perStep * (setup.Plan.TotalSteps - Iteration)));
     }
 }
 

@@ -159,9 +159,6 @@ public static class Trainer
 
         public TrainResult Run()
         {
-            // Promptable mode: its own loop (PromptableTrainer), same data, run folder, checkpoints and resume files.
-            if (config.Mode == "promptable")
-                return PromptableTrainer.Run(config, runDirectory, options, resume);
             var data = LocateData(config, runDirectory);
             var plan = StepPlan.For(config, data.TrainNames.Count);
             if (resume is not null && resume.Iteration >= plan.TotalSteps)
@@ -201,7 +198,7 @@ public static class Trainer
             var clock = new TrainingClock(setup.ElapsedBefore);
             var checkpoints = new CheckpointPolicy(config, runDirectory, plan, setup.SaveModel, iteration => setup.SaveResume(iteration, clock.Seconds), progress);
             checkpoints.ContinueBest(logger.HeldOut);
-            var heldOut = new HeldOutSchedule(config, plan, options.Evaluate && data.TestNames.Count > 0, setup.EvaluateHeldOut,
+            var heldOut = new HeldOutSchedule(config, plan, options.Evaluate && data.TestNames.Count > 0, setup.CreateHeldOutEvaluation(),
                 logger, checkpoints, options.Cancellation);
             var loop = new EpochLoop(setup, clock, logger, options, checkpoints.AfterStep, (epoch, iteration) =>
             {
