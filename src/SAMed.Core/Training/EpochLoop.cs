@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace SAMed.Training;
 
 /// <summary>
-/// trainer_synapse's loop from the run's position on: for each batch one step (zero_grad, forward, loss, backward,
-/// optimizer.step), the learning rate for the next step from the schedule, the step logged, then
+/// trainer_synapse's loop from the run's position on: for each batch one step of the run's mode
+/// (<see cref="TrainingSetup.CreateStep"/>: zero_grad, forward, loss, backward, optimizer.step), the learning rate for the next step from the schedule, the step logged, then
 /// <c>afterStep(iteration)</c>; after each epoch <c>afterEpoch(epoch, iteration)</c>. A cancelled
 /// <see cref="TrainerOptions.Cancellation"/> ends the loop before the next step (the current one finishes) and sets
 /// <see cref="Interrupted"/>.

@@ -62,7 +62,9 @@ public sealed record TrainResult(
 /// SAMed's trainer_synapse: validates the data, builds the model, and trains with AdamW (or SGD), SAMed's loss and
 /// learning-rate schedule; logs every step (CSV, TensorBoard, console and log.txt, progress.png), saves SAMed LoRA
 /// checkpoints every save_interval epochs and at the end, resume checkpoints every resume_interval steps, and
-/// evaluates the held-out volumes at the end (and every eval_interval epochs when set, keeping best.pth).
+/// evaluates the held-out volumes at the end (and every eval_interval epochs when set, keeping best.pth). The
+/// promptable mode runs the same session with its own step and held-out evaluation (<see cref="PromptableStep"/>,
+/// <see cref="PromptedHeldOut"/>, chosen by <see cref="TrainingSetup"/>).
 /// </summary>
 public static class Trainer
 {
