@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace SAMed.Training;
 
 /// <summary>
-/// trainer_synapse's loop from the run's position on: for each batch one step (zero_grad, forward, loss, backward,
-/// optimizer.step), the learning rate for the next step from the schedule, the step logged, then
+/// trainer_synapse's loop from the run's position on: for each batch one step of the run's mode
+/// (<see cref="TrainingSetup.CreateStep"/>: zero_grad, forward, loss, backward, optimizer.step), the learning rate for the next step from the schedule, the step logged, then
 /// <c>afterStep(iteration)</c>; after each epoch <c>afterEpoch(epoch, iteration)</c>. A cancelled
 /// <see cref="TrainerOptions.Cancellation"/> ends the loop before the next step (the current one finishes) and sets
 /// <see cref="Interrupted"/>.
@@ -63,16 +63,14 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         clock.Stop();
     }
 
-    private void Step(IOptimizerStep step, PreviewCapture previews, Batch batch, int epoch)
+    private void Step(IBatchStep step, PreviewCapture previews, Batch batch, int epoch)
     {
         using var pause = GcPause.Begin();
         using var scope = NewDisposeScope();
-        var images = batch.Image.to(setup.Device);
-        var labels = batch.LowResLabel.to(setup.Device);
         double lr = setup.Optimizer.LearningRate;
         previews.Prepare(Iteration + 1);
         var started = clock.Session;
-        var losses = step.Run(images, labels);
+        var losses = step.Run(batch, Iteration);
         double seconds = (clock.Session - started).TotalSeconds;
         double nextLr = setup.Schedule.AfterStep(Iteration);
         setup.Optimizer.LearningRate = nextLr;
@@ -82,7 +80,7 @@ internal sealed class EpochLoop(TrainingSetup setup, TrainingClock clock, RunLog
         var record = new StepRecord(Iteration, epoch, lr, losses.Loss, losses.CrossEntropy, losses.Dice,
             batch.Count / Math.Max(seconds, 1e-9), clock.Seconds);
         double perStep = clock.Session.TotalSeconds / sessionSteps;
-        logger.Step(record, nextLr, batch, previews, TimeSpan.FromSeconds(perStep * (setup.Plan.TotalSteps - Iteration)));
+        logger.Step(record, losses, nextLr, batch, previews, TimeSpan.FromSeconds(perStep * (setup.Plan.TotalSteps - Iteration)));
     }
 }
 

@@ -3,12 +3,12 @@ using SAMed.Evaluation;
 namespace SAMed.Training;
 
 /// <summary>
-/// When a run evaluates its held-out volumes (SAMed's test protocol): every eval_interval epochs during training
+/// When a run evaluates its held-out volumes (<see cref="IHeldOutEvaluation"/>): every eval_interval epochs during training
 /// when set (nnU-Net's habit; 0 in SAMed's recipe, which evaluates only the final model) and once after training.
 /// Each evaluation is logged and offered to the checkpoint policy, which keeps best.pth by mean Dice. An evaluation
 /// already made at the same iteration is reused.
 /// </summary>
-internal sealed class HeldOutSchedule(TrainConfig config, StepPlan plan, bool enabled, Func<EvaluationReport> evaluate,
+internal sealed class HeldOutSchedule(TrainConfig config, StepPlan plan, bool enabled, IHeldOutEvaluation evaluation,
     RunLogger logger, CheckpointPolicy checkpoints, CancellationToken cancellation)
 {
     private (long Iteration, EvaluationReport Report)? last;
@@ -27,9 +27,9 @@ internal sealed class HeldOutSchedule(TrainConfig config, StepPlan plan, bool en
     {
         if (last is { } done && done.Iteration == iteration)
             return done.Report;
-        var report = evaluate();
+        var report = evaluation.Evaluate();
         var record = new HeldOutRecord(iteration, plan.EpochOf(iteration), report.MeanDice, report.MeanHd95);
-        logger.HeldOutEvaluated(record, report.Cases.Count, report.DistanceUnit);
+        logger.HeldOutEvaluated(record, report.Cases.Count, report.DistanceUnit, evaluation.Prompts);
         checkpoints.AfterEvaluation(record);
         last = (iteration, report);
         return report;

@@ -4,8 +4,15 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace SAMed.Training;
 
-/// <summary>The loss values of one promptable step.</summary>
-public sealed record PromptableLosses(double Loss, double Bce, double Dice, double Iou);
+/// <summary>The loss values of one promptable step; the BCE is the logs' cross-entropy column (train_log.csv's loss_ce).</summary>
+public sealed record PromptableLosses(double Loss, double Bce, double Dice, double Iou) : StepLosses(Loss, Bce, Dice)
+{
+    /// <summary>A step without a labelled class: no loss, no optimizer step.</summary>
+    public static PromptableLosses None { get; } = new(0, 0, 0, 0);
+
+    public override IEnumerable<(string Tag, double Value)> BoardScalars() =>
+        [("info/loss_bce", Bce), ("info/loss_dice", Dice), ("info/loss_iou", Iou)];
+}
 
 /// <summary>
 /// MedSAM's segmentation loss (train_one_gpu.py: monai DiceLoss(sigmoid=True, squared_pred=True, reduction="mean")

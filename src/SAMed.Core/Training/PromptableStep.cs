@@ -6,25 +6,58 @@ using static TorchSharp.torch;
 namespace SAMed.Training;
 
 /// <summary>
-/// Forward and backward of one promptable step: the batch's slices are embedded at once; on each slice every class
-/// present is a binary target whose prompt is drawn from its label at the image size (box or points, as configured;
-/// mixed chooses per slice). The prompts of one kind go through the decoder together, each with its slice's
-/// embedding, and are scored on the low-res label.
+/// One promptable step (MedSAM's and SAM-Med2D's recipe): the batch's slices are embedded at once; on each slice
+/// every class present is a binary target whose prompt is drawn from its label at the image size (box or points, as
+/// configured; mixed chooses per slice). The prompts of one kind go through the decoder together, each with its
+/// slice's embedding, and are scored on the low-res label with <see cref="PromptableLoss"/>.
 /// </summary>
-public sealed class PromptableStep(PromptableSam model, TrainConfig config)
+public sealed class PromptableStep(PromptableSam model, TrainConfig config, SamedOptimizer optimizer, Device device) : IBatchStep
 {
+    /// <summary>
+    /// The prompts' random stream for the step after <paramref name="iteration"/> steps: a function of the seed and
+    /// the iteration only (DataLoaderRandom's keys (2, iteration), beside the loader's (0, epoch) and (1, epoch,
+    /// position)), the same in every process, so a run resumed by a new process draws the prompts it would have.
+    /// </summary>
+    public static Random PromptRandom(int seed, long iteration) =>
+        new((int)(DataLoaderRandom.Derive(unchecked((ulong)seed), 2, iteration).NextUInt64() >> 33));
+
+    /// <summary>
+    /// zero_grad, backward, optimizer.step. A batch without a labelled class has no loss: the weights (and the
+    /// optimizer's state) stay as they are and its losses are <see cref="PromptableLosses.None"/>.
+    /// </summary>
+    public StepLosses Run(Batch batch, long iteration)
+    {
+        optimizer.ZeroGrad();
+        var losses = Backward(batch, PromptRandom(config.Seed, iteration));
+        if (losses is null)
+            return PromptableLosses.None;
+        optimizer.Step();
+        return losses;
+    }
+
     /// <summary>Gradients of the step's loss are left in the parameters; null when no slice holds a labelled class.</summary>
-    public PromptableLosses? Backward(Batch batch, Device device, Random random)
+    public PromptableLosses? Backward(Batch batch, Random random)
     {
         using var scope = NewDisposeScope();
-        int b = batch.Count, height = (int)batch.Label.shape[1], width = (int)batch.Label.shape[2];
-        var labels = batch.Label.data<long>().ToArray();
-        var images = batch.Image.to(device) * 255.0f;
+        var embeddings = model.EmbedImages(batch.Image.to(device) * 255.0f);
+        var groups = SamplePrompts(batch.Label, random).Where(g => g.Count > 0).ToList();
+        if (groups.Count == 0)
+            return null;
         var lowResLabels = batch.LowResLabel.to(device);
-        var embeddings = model.EmbedImages(images);
-        int shift = PromptSampler.BoxShift(config.ImgSize, config.BoxShift);
+        var terms = groups.Select(group => GroupTerms(embeddings, lowResLabels, group)).ToList();
+        var iouLoss = torch.cat(terms.Select(t => t.IouSquaredError).ToList()).mean();
+        var loss = torch.cat(terms.Select(t => t.Segmentation).ToList()).mean() + iouLoss;
+        loss.backward();
+        return new PromptableLosses(loss.ToDouble(), torch.cat(terms.Select(t => t.Bce).ToList()).mean().ToDouble(),
+            torch.cat(terms.Select(t => t.Dice).ToList()).mean().ToDouble(), iouLoss.ToDouble());
+    }
 
-        // (slice, class, prompt) per target, in two groups: boxes and points.
+    /// <summary>(slice, class, prompt) per target of the labels [B, H, W], in two groups: boxes and points.</summary>
+    private List<(int Slice, int Class, SampledPrompt Prompt)>[] SamplePrompts(Tensor label, Random random)
+    {
+        int b = (int)label.shape[0], height = (int)label.shape[1], width = (int)label.shape[2];
+        var labels = label.data<long>().ToArray();
+        int shift = PromptSampler.BoxShift(config.ImgSize, config.BoxShift);
         var groups = new[] { new List<(int Slice, int Class, SampledPrompt Prompt)>(), new List<(int Slice, int Class, SampledPrompt Prompt)>() };
         int plane = height * width;
         var target = new bool[plane];
@@ -46,34 +79,22 @@ public sealed class PromptableStep(PromptableSam model, TrainConfig config)
                 groups[box ? 0 : 1].Add((i, c, prompt));
             }
         }
+        return groups;
+    }
 
-        var segmentation = new List<Tensor>();
-        var dice = new List<Tensor>();
-        var bce = new List<Tensor>();
-        var iouErrors = new List<Tensor>();
-        foreach (var group in groups.Where(g => g.Count > 0))
-        {
-            var slices = torch.tensor(group.Select(g => (long)g.Slice).ToArray(), device: device);
-            var (logits, iou) = Decode(embeddings.index_select(0, slices), [.. group.Select(g => g.Prompt)], device);
-            var classIds = torch.tensor(group.Select(g => (long)g.Class).ToArray(), device: device).view(-1, 1, 1, 1);
-            var targets = lowResLabels.index_select(0, slices).unsqueeze(1).eq(classIds);
-            var terms = PromptableLoss.PerSample(logits, iou, targets);
-            segmentation.Add(terms.Segmentation);
-            dice.Add(terms.Dice);
-            bce.Add(terms.Bce);
-            iouErrors.Add(terms.IouSquaredError);
-        }
-        if (segmentation.Count == 0)
-            return null;
-        var segmentationLoss = torch.cat(segmentation).mean();
-        var iouLoss = torch.cat(iouErrors).mean();
-        var loss = segmentationLoss + iouLoss;
-        loss.backward();
-        return new PromptableLosses(loss.ToDouble(), torch.cat(bce).mean().ToDouble(), torch.cat(dice).mean().ToDouble(), iouLoss.ToDouble());
+    /// <summary>One group's prompts through the decoder with their slices' embeddings, scored against their classes' low-res targets.</summary>
+    private (Tensor Segmentation, Tensor Dice, Tensor Bce, Tensor IouSquaredError) GroupTerms(Tensor embeddings, Tensor lowResLabels,
+        List<(int Slice, int Class, SampledPrompt Prompt)> group)
+    {
+        var slices = torch.tensor(group.Select(g => (long)g.Slice).ToArray(), device: device);
+        var (logits, iou) = Decode(embeddings.index_select(0, slices), [.. group.Select(g => g.Prompt)]);
+        var classIds = torch.tensor(group.Select(g => (long)g.Class).ToArray(), device: device).view(-1, 1, 1, 1);
+        var targets = lowResLabels.index_select(0, slices).unsqueeze(1).eq(classIds);
+        return PromptableLoss.PerSample(logits, iou, targets);
     }
 
     /// <summary>Prompts of one kind (so they share a point count and output count), each with its own embedding, through the decoder.</summary>
-    private (Tensor Logits, Tensor Iou) Decode(Tensor embeddings, IReadOnlyList<SampledPrompt> prompts, Device device)
+    private (Tensor Logits, Tensor Iou) Decode(Tensor embeddings, IReadOnlyList<SampledPrompt> prompts)
     {
         int n = prompts.Count;
         SamPrompts samPrompts;

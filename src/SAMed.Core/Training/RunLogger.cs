@@ -66,9 +66,9 @@ internal sealed class RunLogger : IDisposable
         }
     }
 
-    /// <summary>Logs a step: its CSV row, TensorBoard scalars, the preview if one was captured, the progress line.</summary>
+    /// <summary>Logs a step: its CSV row, TensorBoard scalars (the losses' own terms), the preview if one was captured, the progress line.</summary>
     /// <param name="nextLr">The rate set for the next step (SAMed's info/lr).</param>
-    public void Step(StepRecord record, double nextLr, Batch batch, PreviewCapture previews, TimeSpan eta)
+    public void Step(StepRecord record, StepLosses losses, double nextLr, Batch batch, PreviewCapture previews, TimeSpan eta)
     {
         Steps.Add(record);
         csv.Append(record);
@@ -78,8 +78,8 @@ internal sealed class RunLogger : IDisposable
         // As trainer.py: info/lr is the rate just set for the next step, logged at the new iter_num.
         board.AddScalar("info/lr", nextLr, iteration);
         board.AddScalar("info/total_loss", record.Loss, iteration);
-        board.AddScalar("info/loss_ce", record.LossCe, iteration);
-        board.AddScalar("info/loss_dice", record.LossDice, iteration);
+        foreach (var (tag, value) in losses.BoardScalars())
+            board.AddScalar(tag, value, iteration);
         if (previews.Take() is { } masks)
         {
             using (masks)
@@ -90,7 +90,8 @@ internal sealed class RunLogger : IDisposable
     }
 
     /// <summary>Logs a held-out evaluation: heldout_log.csv, TensorBoard heldout/mean_dice and heldout/mean_hd95, the console.</summary>
-    public void HeldOutEvaluated(HeldOutRecord record, int volumes, string distanceUnit)
+    /// <param name="prompts">What a promptable evaluation prompted with ("box prompts"), or null.</param>
+    public void HeldOutEvaluated(HeldOutRecord record, int volumes, string distanceUnit, string? prompts)
     {
         HeldOut.Add(record);
         HeldOutLog.Write(Path.Combine(runDirectory, HeldOutLogFile), HeldOut);
@@ -98,7 +99,7 @@ internal sealed class RunLogger : IDisposable
         board.AddScalar("heldout/mean_hd95", record.MeanHd95, record.Iteration);
         board.Flush();
         Progress.Message(string.Create(CultureInfo.InvariantCulture,
-            $"held-out ({volumes} volumes) after iteration {record.Iteration} (epoch {record.Epoch + 1}): mean Dice {record.MeanDice:F4}, mean HD95 {record.MeanHd95:F2} {distanceUnit}"));
+            $"held-out ({volumes} volumes{(prompts is null ? "" : $", {prompts}")}) after iteration {record.Iteration} (epoch {record.Epoch + 1}): mean Dice {record.MeanDice:F4}, mean HD95 {record.MeanHd95:F2} {distanceUnit}"));
     }
 
     /// <summary>

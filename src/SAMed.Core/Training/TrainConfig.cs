@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SAMed.Adaptation;
+using SAMed.Modeling;
 
 namespace SAMed.Training;
 
@@ -133,7 +134,7 @@ public sealed record TrainConfig
     /// <summary>Folder that holds the run folder(s).</summary>
     public string Output { get; init; } = "runs";
 
-    // --- Promptable mode (PromptableTrainer) ---
+    // --- Promptable mode (PromptableStep) ---
 
     /// <summary>semantic (SAMed: every class at once, no prompts) or promptable (SAM/MedSAM/SAM-Med2D: one object per prompt).</summary>
     public string Mode { get; init; } = "semantic";
@@ -152,9 +153,14 @@ public sealed record TrainConfig
 
     public int EffectiveBatchSize => BatchSize * NGpu;
 
-    /// <summary>The model this configuration trains.</summary>
+    /// <summary>
+    /// The model this configuration trains: SAMed's (num_classes + 1 multimask outputs), or in the promptable mode
+    /// the official SAM architecture (3 multimask outputs and the IoU head; a SAM or MedSAM checkpoint loads completely).
+    /// </summary>
     [JsonIgnore]
-    public ModelSpec Model => new()
+    public ModelSpec Model => Mode == ModelSpec.PromptableMode ? Promptable(Semantic) : Semantic;
+
+    private ModelSpec Semantic => new()
     {
         Size = VitName,
         ImgSize = ImgSize,
@@ -164,6 +170,19 @@ public sealed record TrainConfig
         Precision = Precision,
         Seed = Seed,
     };
+
+    private static ModelSpec Promptable(ModelSpec spec)
+    {
+        var architecture = PromptableSam.Config(spec.Size, spec.ImgSize, unitInputs: false);
+        return spec with
+        {
+            Mode = ModelSpec.PromptableMode,
+            Custom = architecture,
+            NumClasses = architecture.NumClasses,
+            PixelMean = architecture.PixelMean,
+            PixelStd = architecture.PixelStd,
+        };
+    }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {

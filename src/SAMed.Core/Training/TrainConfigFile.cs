@@ -134,7 +134,7 @@ public static class TrainConfigFile
         Require(c.LogInterval >= 1, $"log_interval {c.LogInterval} must be at least 1");
         Require(c.PreviewInterval >= 1, $"preview_interval {c.PreviewInterval} must be at least 1");
         Require(!string.IsNullOrWhiteSpace(c.Output), "output must name a folder");
-        // Promptable mode (PromptableTrainer).
+        // Promptable mode (PromptableStep).
         Require(c.Mode is "semantic" or "promptable", $"mode '{c.Mode}' must be semantic or promptable");
         Require(c.PromptKind is "box" or "point" or "mixed", $"prompt_kind '{c.PromptKind}' must be box, point or mixed");
         Require(c.PromptPoints >= 1, $"prompt_points {c.PromptPoints} must be at least 1");

@@ -62,7 +62,9 @@ public sealed record TrainResult(
 /// SAMed's trainer_synapse: validates the data, builds the model, and trains with AdamW (or SGD), SAMed's loss and
 /// learning-rate schedule; logs every step (CSV, TensorBoard, console and log.txt, progress.png), saves SAMed LoRA
 /// checkpoints every save_interval epochs and at the end, resume checkpoints every resume_interval steps, and
-/// evaluates the held-out volumes at the end (and every eval_interval epochs when set, keeping best.pth).
+/// evaluates the held-out volumes at the end (and every eval_interval epochs when set, keeping best.pth). The
+/// promptable mode runs the same session with its own step and held-out evaluation (<see cref="PromptableStep"/>,
+/// <see cref="PromptedHeldOut"/>, chosen by <see cref="TrainingSetup"/>).
 /// </summary>
 public static class Trainer
 {
@@ -159,9 +161,6 @@ public static class Trainer
 
         public TrainResult Run()
         {
-            // Promptable mode: its own loop (PromptableTrainer), same data, run folder, checkpoints and resume files.
-            if (config.Mode == "promptable")
-                return PromptableTrainer.Run(config, runDirectory, options, resume);
             var data = LocateData(config, runDirectory);
             var plan = StepPlan.For(config, data.TrainNames.Count);
             if (resume is not null && resume.Iteration >= plan.TotalSteps)
@@ -201,7 +200,7 @@ public static class Trainer
             var clock = new TrainingClock(setup.ElapsedBefore);
             var checkpoints = new CheckpointPolicy(config, runDirectory, plan, setup.SaveModel, iteration => setup.SaveResume(iteration, clock.Seconds), progress);
             checkpoints.ContinueBest(logger.HeldOut);
-            var heldOut = new HeldOutSchedule(config, plan, options.Evaluate && data.TestNames.Count > 0, setup.EvaluateHeldOut,
+            var heldOut = new HeldOutSchedule(config, plan, options.Evaluate && data.TestNames.Count > 0, setup.CreateHeldOutEvaluation(),
                 logger, checkpoints, options.Cancellation);
             var loop = new EpochLoop(setup, clock, logger, options, checkpoints.AfterStep, (epoch, iteration) =>
             {

@@ -2,6 +2,7 @@ using System.Globalization;
 using SAMed.Adaptation;
 using SAMed.Data;
 using SAMed.Evaluation;
+using SAMed.Modeling;
 using SAMed.TorchInterop;
 using SAMed.Training.Parallel;
 using TorchSharp;
@@ -43,7 +44,7 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
 /// What a session trains with, built in SAMed's order: torch's threads and device, the model (seeded, so a resume
 /// rebuilds the same frozen weights), the loader, the learning-rate schedule, the optimizer and the loss; on resume
 /// the trainable tensors, the optimizer state and torch's RNG are restored. The rest of the trainer reaches the model
-/// only through this class (forward, preview masks, save, held-out evaluation, resume state), so the model is
+/// only through this class (the step, preview masks, save, held-out evaluation, resume state), so the model is
 /// created, and its trainable tensors chosen, in one place.
 /// </summary>
 internal sealed class TrainingSetup : IDisposable
@@ -136,19 +137,44 @@ internal sealed class TrainingSetup : IDisposable
     }
 
     /// <summary>
-    /// The step the run makes: <see cref="TrainingStep"/> on one device, <see cref="DataParallelStep"/> on several;
-    /// <paramref name="observe"/> sees each forward's images and (gathered) logits.
+    /// The step the run makes: SAMed's (<see cref="TrainingStep"/> on one device, <see cref="DataParallelStep"/> on
+    /// several; <paramref name="observe"/> sees each forward's images and (gathered) logits), or in the promptable mode
+    /// <see cref="PromptableStep"/> (no previews).
     /// </summary>
-    public IOptimizerStep CreateStep(Func<Tensor, Tensor, Tensor> observe) => parallel is null
-        ? new TrainingStep(images => observe(images, ForwardLowRes(images)), Loss, Optimizer, Config.GradAccumSteps)
-        : new DataParallelStep(parallel, Loss, Optimizer, Config.GradAccumSteps, observe);
+    public IBatchStep CreateStep(Func<Tensor, Tensor, Tensor> observe)
+    {
+        if (Promptable)
+            return new PromptableStep(new PromptableSam(model.Sam), Config, Optimizer, Device);
+        IOptimizerStep step = parallel is null
+            ? new TrainingStep(images => observe(images, ForwardLowRes(images)), Loss, Optimizer, Config.GradAccumSteps)
+            : new DataParallelStep(parallel, Loss, Optimizer, Config.GradAccumSteps, observe);
+        return new SemanticBatchStep(step, Device);
+    }
+
+    /// <summary>
+    /// The held-out evaluation with the current weights: SAMed's test protocol, or in the promptable mode each class
+    /// segmented from its ground-truth box.
+    /// </summary>
+    public IHeldOutEvaluation CreateHeldOutEvaluation()
+    {
+        var volumes = Data.TestNames.Select(name => VolumeTestItem.H5(name, Path.Combine(Data.Layout.TestDir, name + ".npy.h5"))).ToList();
+        return Promptable
+            ? new PromptedHeldOut(model, Config.NumClasses, volumes)
+            : new SemanticHeldOut(model, Config.NumClasses, volumes, Math.Max(1, Config.EffectiveBatchSize));
+    }
 
     /// <summary>The data-parallel line of the run log (null on one device).</summary>
     public string? DescribeDevices() => TrainingDevices.Describe(Config, Devices, Loader.Dataset.Count);
 
     /// <summary>One line: the model, its trainable parameters, the data and the plan.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"model {Config.Model} {Config.Precision}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {string.Join(", ", Devices)}");
+        $"{DescribeModel()}: {model.TrainableParameterCount():N0} trainable parameters; {Loader.Dataset.Count} slices, {Config.EffectiveBatchSize} per step, {Plan.IterationsPerEpoch} iterations per epoch, {Plan.TotalSteps} iterations on {string.Join(", ", Devices)}");
+
+    private string DescribeModel() => Promptable
+        ? string.Create(CultureInfo.InvariantCulture, $"promptable {Config.VitName} img {Config.ImgSize}, {model.Strategy}{(model is Lora.LoraSam l ? $" rank {l.Rank}" : "")}, {Config.PromptKind} prompts")
+        : $"model {Config.Model} {Config.Precision}";
+
+    private bool Promptable => Config.Mode == ModelSpec.PromptableMode;
 
     public void TrainMode() => model.train();
 
@@ -172,10 +198,6 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>Writes the trained tensors as a checkpoint (SAMed's LoRA format).</summary>
     public void SaveModel(string path) => model.SaveCheckpoint(path);
-
-    /// <summary>SAMed's test protocol on the held-out volumes with the current weights (the model is back in training mode after).</summary>
-    public EvaluationReport EvaluateHeldOut() =>
-        HeldOutEvaluation.Evaluate(model, Config.NumClasses, Data.Layout.TestDir, Data.TestNames, Math.Max(1, Config.EffectiveBatchSize));
 
     /// <summary>Writes the resume state after <paramref name="iteration"/> steps.</summary>
     public void SaveResume(long iteration, double elapsedSeconds)

@@ -1,3 +1,4 @@
+using SAMed.Data;
 using SAMed.TorchInterop;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,13 +6,33 @@ using static TorchSharp.torch;
 namespace SAMed.Training;
 
 /// <summary>The loss values of one optimizer step (those of the whole batch, also under accumulation).</summary>
-public sealed record StepLosses(double Loss, double CrossEntropy, double Dice);
+public record StepLosses(double Loss, double CrossEntropy, double Dice)
+{
+    /// <summary>The TensorBoard scalars of the loss's terms (trainer.py's info/loss_ce and info/loss_dice).</summary>
+    public virtual IEnumerable<(string Tag, double Value)> BoardScalars() => [("info/loss_ce", CrossEntropy), ("info/loss_dice", Dice)];
+}
 
 /// <summary>One optimizer step on a batch: on one device (<see cref="TrainingStep"/>) or several (<see cref="Parallel.DataParallelStep"/>).</summary>
 public interface IOptimizerStep
 {
     /// <summary>zero_grad, forward, loss, backward, optimizer.step; returns the batch's losses.</summary>
     StepLosses Run(Tensor images, Tensor lowResLabels);
+}
+
+/// <summary>
+/// The training loop's step on a loader batch, the run's <c>iteration</c>-th (0-based): the semantic mode's
+/// <see cref="IOptimizerStep"/> on the batch's images and low-res labels (<see cref="SemanticBatchStep"/>), or the
+/// promptable mode's <see cref="PromptableStep"/>, whose prompts depend on the iteration.
+/// </summary>
+public interface IBatchStep
+{
+    StepLosses Run(Batch batch, long iteration);
+}
+
+/// <summary>SAMed's step on a loader batch: its images and low-res labels, moved to the device, through <paramref name="step"/>.</summary>
+public sealed class SemanticBatchStep(IOptimizerStep step, Device device) : IBatchStep
+{
+    public StepLosses Run(Batch batch, long iteration) => step.Run(batch.Image.to(device), batch.LowResLabel.to(device));
 }
 
 /// <summary>

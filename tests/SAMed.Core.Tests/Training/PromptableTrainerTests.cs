@@ -1,8 +1,11 @@
 using SAMed.Adaptation;
 using SAMed.Checkpoints;
+using SAMed.Data;
 using SAMed.Diagnostics;
 using SAMed.Inference;
+using SAMed.Modeling;
 using SAMed.Training;
+using TorchSharp;
 
 namespace SAMed.Tests.Training;
 
@@ -107,6 +110,55 @@ public sealed class PromptableTrainerTests : IDisposable
         Assert.Equal(12, resumed.Iterations);
         var want = PthStateDict.Read(whole.LoraCheckpoint);
         var got = PthStateDict.Read(resumed.LoraCheckpoint);
+        foreach (var (name, tensor) in want)
+            Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(1e-6, 1e-6));
+    }
+
+    /// <summary>
+    /// The trainer's promptable run is <see cref="PromptableStep"/> on the loader's batches, across epochs (2 batches
+    /// each here): step n (0-based) given iteration n, which seeds its prompts, and the schedule's rate after each step.
+    /// </summary>
+    [Fact]
+    public void APromptableRunIsPromptableStepsOnTheLoadersBatches()
+    {
+        const int steps = 6;
+        var config = TrainPresets.Smoke with
+        {
+            Mode = "promptable",
+            PromptKind = "mixed",
+            PromptPoints = 2,
+            PromptNegativePoints = 1,
+            MaxSteps = steps,
+            SyntheticTrainVolumes = 1,
+            SyntheticTestVolumes = 0,
+            SyntheticSlices = 16,
+        };
+        var run = Trainer.Train(config, Quiet("trainer", evaluate: false));
+
+        var data = Trainer.LocateData(config, run.RunDirectory);
+        using var model = TrainingModel.Create(config, torch.CPU);
+        var promptable = new PromptableSam(model.Sam);
+        var dataset = new SynapseDataset(data.Layout.TrainDir, data.Layout.TrainListPath, new RandomGenerator(config.ImgSize, promptable.LowResSize),
+            new SynapseDatasetOptions(Preload: true, NumClasses: config.NumClasses));
+        var loader = new DataLoader(dataset, new DataLoaderOptions(config.EffectiveBatchSize, Seed: (ulong)config.Seed));
+        var schedule = new LearningRateSchedule(config.BaseLr, config.Warmup, config.WarmupPeriod, (long)config.MaxEpochs * loader.BatchesPerEpoch, config.LrExponent);
+        using var optimizer = OptimizerFactory.Create(config, model.TrainableParameters().Select(t => t.p), schedule.Initial);
+        var step = new PromptableStep(promptable, config, optimizer, torch.CPU);
+        model.train();
+        long iteration = 0;
+        foreach (var batch in Enumerable.Range(0, config.MaxEpochs).SelectMany(epoch => loader.Epoch(epoch)).Take(steps))
+        {
+            using (batch)
+            using (torch.NewDisposeScope())
+                step.Run(batch, iteration);
+            optimizer.LearningRate = schedule.AfterStep(iteration++);
+        }
+
+        string byHand = Path.Combine(root, "by-hand.pth");
+        model.SaveCheckpoint(byHand);
+        var want = PthStateDict.Read(byHand);
+        var got = PthStateDict.Read(run.LoraCheckpoint);
+        Assert.Equal(want.Keys.Order(), got.Keys.Order());
         foreach (var (name, tensor) in want)
             Reference.ParityCases.AssertClose(name, got[name], tensor, new Tolerance(1e-6, 1e-6));
     }
