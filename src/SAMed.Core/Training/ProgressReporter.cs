@@ -12,6 +12,9 @@ public sealed class ProgressReporter(TextWriter output, bool interactive, int in
 {
     private int _lastWidth;
 
+    /// <summary>The name the first loss term is shown with: SAMed's cross-entropy "ce", or "bce" in the promptable mode.</summary>
+    public string FirstLossName { get; set; } = "ce";
+
     /// <summary>Where a copy of the output goes (null: none).</summary>
     public TextWriter? Transcript { get; set; }
 
@@ -20,7 +23,7 @@ public sealed class ProgressReporter(TextWriter output, bool interactive, int in
     public void Report(StepRecord step, long totalIterations, int maxEpochs, TimeSpan eta)
     {
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"epoch {step.Epoch + 1}/{maxEpochs}  iter {step.Iteration}/{totalIterations}  loss {step.Loss:F4} (ce {step.LossCe:F4}, dice {step.LossDice:F4})  lr {step.Lr:G4}  {step.ImagesPerSecond:F1} img/s  ETA {Format(eta)}");
+            $"epoch {step.Epoch + 1}/{maxEpochs}  iter {step.Iteration}/{totalIterations}  loss {step.Loss:F4} ({FirstLossName} {step.LossCe:F4}, dice {step.LossDice:F4})  lr {step.Lr:G4}  {step.ImagesPerSecond:F1} img/s  ETA {Format(eta)}");
         bool due = step.Iteration % interval == 0 || step.Iteration == totalIterations;
         if (interactive)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SAMed.Adaptation;
 using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Training.Parallel;
@@ -157,7 +158,10 @@ public static class Trainer
     /// </summary>
     private sealed class Session(TrainConfig config, string runDirectory, TrainerOptions options, ResumeState? resume)
     {
-        private readonly ProgressReporter progress = new(options.Output, options.Interactive, config.LogInterval);
+        private readonly ProgressReporter progress = new(options.Output, options.Interactive, config.LogInterval)
+        {
+            FirstLossName = config.Mode == ModelSpec.PromptableMode ? "bce" : "ce",
+        };
 
         public TrainResult Run()
         {

@@ -75,8 +75,10 @@ public sealed class PromptableTrainerTests : IDisposable
             SyntheticTestVolumes = 0,
             SyntheticSlices = 8,
         };
-        var result = Trainer.Train(config, Quiet(strategy, evaluate: false));
+        var console = new StringWriter();
+        var result = Trainer.Train(config, Quiet(strategy, evaluate: false) with { Output = console });
         Assert.Equal(6, result.Iterations);
+        Assert.Contains("(bce ", console.ToString());
         Assert.All(result.Steps, s => Assert.True(double.IsFinite(s.Loss), $"loss {s.Loss}"));
         Assert.Equal(strategy, CheckpointContents.Read(result.LoraCheckpoint).Strategy);
         var described = ModelSpecFile.FindBeside(result.LoraCheckpoint);
