@@ -140,6 +140,8 @@ public static class TrainConfigFile
         Require(c.PromptPoints >= 1, $"prompt_points {c.PromptPoints} must be at least 1");
         Require(c.PromptNegativePoints >= 0, $"prompt_negative_points {c.PromptNegativePoints} must not be negative");
         Require(c.BoxShift >= 0, $"box_shift {c.BoxShift} must not be negative");
+        Require(c.Mode != "promptable" || c.GradAccumSteps == 1,
+            $"grad_accum_steps {c.GradAccumSteps}: the promptable mode steps on the whole batch (its loss averages over the batch's prompt sets); leave grad_accum_steps at 1");
         if (TorchDevices.FormatProblem(c.Device) is string device)
             problems.Add(device);
         problems.AddRange(TrainingDevices.Problems(c));

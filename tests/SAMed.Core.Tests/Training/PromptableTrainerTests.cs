@@ -170,5 +170,7 @@ public sealed class PromptableTrainerTests : IDisposable
     {
         var error = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Check(TrainPresets.Smoke with { Mode = "prompted" }, "c.json"));
         Assert.Contains("mode 'prompted'", error.Message);
+        var accumulation = Assert.Throws<TrainConfigException>(() => TrainConfigFile.Check(TrainPresets.Smoke with { Mode = "promptable", GradAccumSteps = 2 }, "c.json"));
+        Assert.Contains("grad_accum_steps 2: the promptable mode steps on the whole batch", accumulation.Message);
     }
 }
