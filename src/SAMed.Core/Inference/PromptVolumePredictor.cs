@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SAMed.Data;
 using SAMed.IO;
 using static TorchSharp.torch;
@@ -135,18 +137,9 @@ public sealed class PromptVolumePredictor
     /// <summary>Inclusive (x0, y0, x1, y1) of a mask's pixels, null when it is empty.</summary>
     public static (double X0, double Y0, double X1, double Y1)? BoundingBox(bool[,] mask)
     {
-        int x0 = int.MaxValue, y0 = int.MaxValue, x1 = -1, y1 = -1;
-        for (int y = 0; y < mask.GetLength(0); y++)
-            for (int x = 0; x < mask.GetLength(1); x++)
-            {
-                if (!mask[y, x])
-                    continue;
-                x0 = Math.Min(x0, x);
-                x1 = Math.Max(x1, x);
-                y0 = Math.Min(y0, y);
-                y1 = Math.Max(y1, y);
-            }
-        return x1 < 0 ? null : (x0, y0, x1, y1);
+        // A bool[,] is its rows one after the other: the flat mask PromptSampler.Bounds reads.
+        var pixels = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, bool>(ref MemoryMarshal.GetArrayDataReference(mask)), mask.Length);
+        return PromptSampler.Bounds(pixels, mask.GetLength(0), mask.GetLength(1)) is { } b ? (b.X0, b.Y0, b.X1, b.Y1) : null;
     }
 
     /// <summary>A voxel's slice index and its column and row within the slice.</summary>
