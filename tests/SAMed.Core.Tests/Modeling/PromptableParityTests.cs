@@ -19,11 +19,8 @@ public class PromptableParityTests
         var tolerance = reference.ForwardTolerance;
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var sam = new Sam(reference.Model);
-        SamCheckpoint.LoadComplete(sam, reference.SamCheckpointPath);
         var device = TestDevice.Get();
-        sam.to(device);
-        sam.eval();
+        using var sam = LoadSam(reference, device);
         var model = new PromptableSam(sam);
 
         var images = reference.Images.Select(i => reference.Tensor(i.Image).to(device)).ToList();
@@ -65,11 +62,8 @@ public class PromptableParityTests
         var reference = PromptCase.Load(caseDirectory);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var sam = new Sam(reference.Model);
-        SamCheckpoint.LoadComplete(sam, reference.SamCheckpointPath);
         var device = TestDevice.Get();
-        sam.to(device);
-        sam.eval();
+        using var sam = LoadSam(reference, device);
         var model = new PromptableSam(sam);
         foreach (var info in reference.Images)
         {
@@ -80,6 +74,16 @@ public class PromptableParityTests
             var want = reference.Tensor($"masks_multi_{info.Index}");
             AssertMasksEqual($"multi_{info.Index}", masks, want, reference.Tensor($"masks_logits_multi_{info.Index}"));
         }
+    }
+
+    /// <summary>The case's SAM, loaded completely from its checkpoint, in eval mode on the test device.</summary>
+    private static Sam LoadSam(PromptCase reference, Device device)
+    {
+        var sam = new Sam(reference.Model);
+        SamCheckpoint.LoadComplete(sam, reference.SamCheckpointPath);
+        sam.to(device);
+        sam.eval();
+        return sam;
     }
 
     private static SamPrompts Prompts(PromptCase reference, PromptCaseImage info, Device device) => new(
