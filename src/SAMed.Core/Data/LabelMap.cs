@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Text.Json;
+using SAMed.IO;
 
 namespace SAMed.Data;
 
@@ -132,18 +133,7 @@ public sealed class LabelMap
     /// <summary>Reads {"source id": target id, ...}; a missing file, bad JSON or a non-integer id is an error naming the file.</summary>
     public static LabelMap FromJson(string path, UnlistedLabels unlisted = UnlistedLabels.Background)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: label map file not found", path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: label map is not valid JSON ({e.Message})", e);
-        }
-        using (document)
+        using (var document = JsonFile.Read(path, "label map file"))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{path}: label map must be a JSON object {{\"source id\": target id}}");

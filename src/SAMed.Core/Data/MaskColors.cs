@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using SAMed.IO;
 
 namespace SAMed.Data;
 
@@ -33,18 +34,7 @@ public sealed class MaskColors
     /// <summary>Reads the JSON map; a bad key or value is an error naming the file.</summary>
     public static MaskColors FromJson(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: mask colour map not found", path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: mask colour map is not valid JSON ({e.Message})", e);
-        }
-        using (document)
+        using (var document = JsonFile.Read(path, "mask colour map"))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{path}: mask colour map must be a JSON object {{\"#RRGGBB\": class id}}");

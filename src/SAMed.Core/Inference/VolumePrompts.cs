@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using SAMed.IO;
 
 namespace SAMed.Inference;
 
@@ -79,18 +80,7 @@ public static class VolumePrompts
     /// <summary>Reads a prompts file; a malformed one is an error naming the file and the object.</summary>
     public static IReadOnlyList<PromptedObject> Load(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: prompts file not found", path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})");
-        }
-        using (document)
+        using (var document = JsonFile.Read(path, "prompts file"))
         {
             if (!document.RootElement.TryGetProperty("objects", out var objects) || objects.ValueKind != JsonValueKind.Array)
                 throw new InvalidDataException($"{path}: expected {{\"objects\": [...]}}");
