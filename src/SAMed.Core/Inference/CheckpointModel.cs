@@ -32,9 +32,8 @@ public static class CheckpointModel
 
     private static InferenceConfig FromDescription(ModelLoadOptions options, string path, ModelSpec described, CheckpointContents? contents)
     {
-        string held = $"{path}: this checkpoint is {described} (its {Path.GetFileName(ModelSpecFile.PathBeside(path))} says so)";
-        if (options.ModelType is string size && SamBuilder.Canonical(size) != described.Size)
-            throw new ArgumentException($"{held}, not {SamBuilder.Canonical(size)} as --model asks; leave --model out");
+        string held = Held(path, described);
+        RequireDescribedSize(held, options.ModelType, described);
         if (options.NumClasses is int classes && classes != described.NumClasses)
             throw new ArgumentException($"{held}, not {classes} classes as --num-classes asks; leave --num-classes out");
         if (options.Rank is int rank && described.Strategy == Strategies.Lora && rank != described.Rank)
@@ -44,6 +43,17 @@ public static class CheckpointModel
         var spec = described with { ImgSize = options.ImageSize ?? described.ImgSize, Seed = options.Seed ?? described.Seed, Precision = "float32" };
         var config = InferenceConfig.FromSpec(spec);
         return config with { InputSize = options.InputSize ?? config.InputSize };
+    }
+
+    /// <summary>How a contradiction of a described checkpoint starts: "PATH: this checkpoint is SPEC (its epoch_N.json says so)".</summary>
+    internal static string Held(string path, ModelSpec described) =>
+        $"{path}: this checkpoint is {described} (its {Path.GetFileName(ModelSpecFile.PathBeside(path))} says so)";
+
+    /// <summary>A --model that names another size than the description is an error.</summary>
+    internal static void RequireDescribedSize(string held, string? asked, ModelSpec described)
+    {
+        if (asked is not null && SamBuilder.Canonical(asked) != described.Size)
+            throw new ArgumentException($"{held}, not {SamBuilder.Canonical(asked)} as --model asks; leave --model out");
     }
 
     private static InferenceConfig FromOptions(ModelLoadOptions options, string? path, CheckpointContents? contents)

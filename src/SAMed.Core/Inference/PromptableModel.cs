@@ -116,11 +116,10 @@ public sealed class PromptableModel : IDisposable
     /// <summary>The model a promptable run describes beside its checkpoint; an option that contradicts it is one sentence naming both.</summary>
     private static ModelSpec SpecFromDescription(ModelLoadOptions options, PixelNorm? norm, ModelSpec described)
     {
-        string held = $"{options.LoraCheckpoint}: this checkpoint is {described} (its {Path.GetFileName(ModelSpecFile.PathBeside(options.LoraCheckpoint!))} says so)";
+        string held = CheckpointModel.Held(options.LoraCheckpoint!, described);
         if (described.Mode != ModelSpec.PromptableMode)
             throw new ArgumentException($"{held}, a semantic model; run it without prompts (test without --prompt, predict without --box/--point/--prompts)");
-        if (options.ModelType is string size && SamBuilder.Canonical(size) != described.Size)
-            throw new ArgumentException($"{held}, not {SamBuilder.Canonical(size)} as --model asks; leave --model out");
+        CheckpointModel.RequireDescribedSize(held, options.ModelType, described);
         if (options.ImageSize is int imageSize && imageSize != described.ImgSize)
             throw new ArgumentException($"{held}, trained at img_size {described.ImgSize}, not {imageSize} as --img-size asks; leave --img-size out");
         bool unitInputs = described.PixelStd is [255f, ..];
