@@ -53,12 +53,7 @@ public static class DeviceCheck
         deviceModel.to(device);
         using var onDevice = ModelRun.Execute(deviceModel, images, labels, Recipe, Spec.ImgSize);
         var forward = onCpu.Forward.Select(kv => Comparison.Of(kv.Key, onDevice.Forward[kv.Key], kv.Value, ForwardTolerance)).ToList();
-        var losses = new[]
-        {
-            Comparison.Of("loss", onDevice.FirstLosses.Loss, onCpu.FirstLosses.Loss, LossTolerance),
-            Comparison.Of("loss_ce", onDevice.FirstLosses.CrossEntropy, onCpu.FirstLosses.CrossEntropy, LossTolerance),
-            Comparison.Of("loss_dice", onDevice.FirstLosses.Dice, onCpu.FirstLosses.Dice, LossTolerance),
-        };
+        var losses = ReferenceCheck.Losses(onDevice.FirstLosses, onCpu.FirstLosses, LossTolerance);
         var cpuGradients = onCpu.Gradients.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!);
         return
         [

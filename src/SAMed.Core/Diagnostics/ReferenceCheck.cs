@@ -1,4 +1,5 @@
 using SAMed.Checkpoints;
+using SAMed.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,12 +24,7 @@ public static class ReferenceCheck
             .Select(kv => Comparison.Of(kv.Key, kv.Value, reference.Tensor(kv.Key), reference.ForwardTolerance)).ToList();
 
         var first = training.Steps[0];
-        var losses = new[]
-        {
-            Comparison.Of("loss", run.FirstLosses.Loss, first.Loss, reference.LossTolerance),
-            Comparison.Of("loss_ce", run.FirstLosses.CrossEntropy, first.LossCe, reference.LossTolerance),
-            Comparison.Of("loss_dice", run.FirstLosses.Dice, first.LossDice, reference.LossTolerance),
-        };
+        var losses = Losses(run.FirstLosses, new StepLosses(first.Loss, first.LossCe, first.LossDice), reference.LossTolerance);
 
         var grads = PthStateDict.Read(reference.GradsPath);
         var after = PthStateDict.Read(reference.AfterStepsPath);
@@ -49,6 +45,14 @@ public static class ReferenceCheck
                 tensor.Dispose();
         }
     }
+
+    /// <summary>SAMed's loss and its cross-entropy and Dice terms against the reference's.</summary>
+    public static Comparison[] Losses(StepLosses got, StepLosses want, Tolerance tolerance) =>
+    [
+        Comparison.Of("loss", got.Loss, want.Loss, tolerance),
+        Comparison.Of("loss_ce", got.CrossEntropy, want.CrossEntropy, tolerance),
+        Comparison.Of("loss_dice", got.Dice, want.Dice, tolerance),
+    ];
 
     /// <summary>Every gradient against the reference's: one that only one side has is a failure.</summary>
     public static List<Comparison> Gradients(ModelRun run, IReadOnlyDictionary<string, Tensor> want, Tolerance tolerance)
