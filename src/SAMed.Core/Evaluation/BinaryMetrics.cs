@@ -34,7 +34,7 @@ public static class BinaryMetrics
 
     /// <summary>medpy.metric.binary.hd95 with connectivity 1; <paramref name="grid"/> carries the voxel spacing.</summary>
     public static double Hausdorff95(ReadOnlySpan<bool> result, ReadOnlySpan<bool> reference, VoxelGrid grid) =>
-        SurfaceDistances.Compute(result, reference, grid).Hausdorff95;
+        SurfaceDistances.Hausdorff95Of(result, reference, grid);
 
     /// <summary>medpy.metric.binary.hd on masks of the given C-order shape; spacing per axis (null: unit voxels).</summary>
     public static double Hausdorff(ReadOnlySpan<bool> result, ReadOnlySpan<bool> reference, int[] shape, double[]? spacing = null) =>

@@ -30,31 +30,46 @@ internal sealed class BoundingBox
     public VoxelGrid Crop(VoxelGrid grid) =>
         new(low.Select((l, axis) => high[axis] - l + 1).ToArray(), grid.Spacing);
 
-    /// <summary>The cropped region, C order, of (volume == value).</summary>
-    public bool[] Extract<T>(ReadOnlySpan<T> volume, VoxelGrid grid, T value) where T : IEquatable<T>
+    /// <summary>
+    /// Slice <paramref name="slice"/> (along axis 0, counted from the box's first) of the cropped region of
+    /// (volume == value), C order.
+    /// </summary>
+    public void ExtractSlice<T>(ReadOnlySpan<T> volume, VoxelGrid grid, T value, int slice, Span<bool> destination)
+        where T : IEquatable<T>
     {
         var crop = Crop(grid);
-        var result = new bool[crop.Count];
         int rank = grid.Rank;
-        int rowLength = crop.Shape[rank - 1];
+        int rowLength = rank == 1 ? 1 : crop.Shape[rank - 1];
+        int rows = (int)(crop.Count / crop.Shape[0] / rowLength);
+        if (destination.Length != rows * rowLength)
+            throw new ArgumentException($"a slice of box {crop} has {rows * rowLength} voxels, the destination {destination.Length}");
         var coordinates = new int[rank];
-        for (long start = 0; start < result.Length; start += rowLength)
+        coordinates[0] = slice;
+        for (int start = 0; start < destination.Length; start += rowLength)
         {
             long source = 0;
             for (int axis = 0; axis < rank; axis++)
                 source += (low[axis] + coordinates[axis]) * grid.Strides[axis];
-            var row = volume.Slice((int)source, rowLength);
+            var row = volume.Slice(checked((int)source), rowLength);
+            var target = destination.Slice(start, rowLength);
             for (int x = 0; x < rowLength; x++)
-                result[start + x] = row[x].Equals(value);
-            for (int axis = rank - 2; axis >= 0; axis--)
+                target[x] = row[x].Equals(value);
+            for (int axis = rank - 2; axis >= 1; axis--)
             {
                 if (++coordinates[axis] < crop.Shape[axis])
                     break;
                 coordinates[axis] = 0;
             }
         }
+    }
 
-        return result;
+    /// <summary>The box of the whole grid.</summary>
+    public static BoundingBox Whole(VoxelGrid grid)
+    {
+        var box = new BoundingBox(grid.Rank);
+        box.Include(new int[grid.Rank]);
+        box.Include([.. grid.Shape.Select(d => d - 1)]);
+        return box;
     }
 
     /// <summary>The box around every voxel where either mask is set.</summary>

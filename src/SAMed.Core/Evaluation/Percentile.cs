@@ -14,12 +14,20 @@ public static class Percentile
         if (sorted.Any(double.IsNaN))
             throw new ArgumentException("values contain NaN", nameof(values));
         Array.Sort(sorted);
-        double quantile = percent / 100.0;
-        double position = (sorted.Length - 1) * quantile;
-        int below = (int)Math.Floor(position);
-        int above = Math.Min(below + 1, sorted.Length - 1);
-        double fraction = position - below;
-        return Lerp(sorted[below], sorted[above], fraction);
+        return OfRanks(sorted.Length, percent, rank => sorted[rank]);
+    }
+
+    /// <summary>
+    /// numpy's linear percentile of <paramref name="count"/> values given by rank (0 = smallest): the values at the
+    /// two ranks around (count - 1)·q, interpolated.
+    /// </summary>
+    internal static double OfRanks(long count, double percent, Func<long, double> valueAtRank)
+    {
+        double position = (count - 1) * (percent / 100.0);
+        long below = (long)Math.Floor(position);
+        long above = Math.Min(below + 1, count - 1);
+        double low = valueAtRank(below);
+        return Lerp(low, above == below ? low : valueAtRank(above), position - below);
     }
 
     // numpy's _lerp: interpolates from the nearer end so that fraction 1 returns b exactly.

@@ -49,13 +49,11 @@ public static class SamedMetrics
             if (predicted > 0 && labelled > 0)
             {
                 var box = statistics.Boxes[c];
-                var value = T.CreateTruncating(c);
-                var distances = SurfaceDistances.FromCrops(
-                    box.Extract(prediction, grid, value), box.Extract(label, grid, value), box.Crop(grid));
+                double hd95 = SurfaceDistances.Hausdorff95Within(prediction, label, grid, box, T.CreateTruncating(c));
                 double dice = BinaryMetrics.Dice(statistics.Intersections[c], predicted, labelled);
-                metrics[c - 1] = new ClassMetric(dice, distances.Hausdorff95);
-                // A class spread over the volume leaves ~12 bytes a voxel of large-object garbage (masks, surfaces, the
-                // distance field); collected here, the next class reuses the memory instead of adding to it.
+                metrics[c - 1] = new ClassMetric(dice, hd95);
+                // A class spread over the volume leaves large-object garbage (its surfaces' bits, a quarter byte a voxel of
+                // its box, and its distances); collected here, the next class reuses the memory instead of adding to it.
                 if (box.Crop(grid).Count > LargeCrop)
                     GC.Collect();
             }
