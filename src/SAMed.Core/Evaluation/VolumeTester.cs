@@ -1,6 +1,7 @@
 using SAMed.Data;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.TorchInterop;
 
 namespace SAMed.Evaluation;
 
@@ -68,6 +69,8 @@ public sealed class VolumeTester
     /// <summary>The label map of a whole volume, [Depth, Height, Width] C order, one byte a voxel, predicted in batches of slices.</summary>
     public byte[] PredictVolume(StoredVolume volume, Action<int, int>? progress = null)
     {
+        // The reader's garbage (the label file's values in their stored type) goes first, so the map can take its place.
+        BatchGarbage.Release();
         var prediction = new byte[(long)volume.Depth * volume.SliceSize];
         progress?.Invoke(0, volume.Depth);
         for (int start = 0; start < volume.Depth; start += Options.BatchSize)
@@ -80,10 +83,7 @@ public sealed class VolumeTester
             for (int i = 0; i < count; i++)
                 Put(labels[i], prediction, start + i, volume);
             progress?.Invoke(start + count, volume.Depth);
-            // Each 512 x 512 slice leaves 1-4 MB of garbage on the large-object heap (slices, zooms, label maps); left to
-            // itself the collector lets it grow in proportion to the volume's own large arrays (about 3 bytes per voxel
-            // more at 300-600 slices), so it is collected batch by batch (a few ms with few managed objects alive).
-            GC.Collect();
+            BatchGarbage.Release();
         }
         return prediction;
     }

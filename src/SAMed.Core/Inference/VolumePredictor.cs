@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SAMed.Data;
 using SAMed.IO;
+using SAMed.TorchInterop;
 
 namespace SAMed.Inference;
 
@@ -50,10 +51,7 @@ public sealed class VolumePredictor
             for (int i = 0; i < count; i++)
                 slicer.Put(labels, start + i, maps[i]);
             progress?.Invoke(start + count, slicer.SliceCount);
-            // Each 512 x 512 slice leaves 1-4 MB of garbage on the large-object heap (slices, zooms, label maps); left to
-            // itself the collector lets it grow in proportion to the volume's own large arrays (about 3 bytes per voxel
-            // more at 300-600 slices), so it is collected batch by batch (a few ms with few managed objects alive).
-            GC.Collect();
+            BatchGarbage.Release();
         }
         return NiftiImage.FromStored(image.Header, image.Shape, NiftiDataType.UInt8, labels);
     }
