@@ -86,10 +86,16 @@ public sealed class StoredVolume
         };
     }
 
-    /// <summary>A float32 image used as is ([D, H, W], or [D, H, W, channels]) and float32 labels, checked (see <see cref="CheckLabels"/>).</summary>
-    public static StoredVolume FromFloat32(
-        string name, string source, int depth, int height, int width, int channels, float[] image, ReadOnlySpan<float> labels, int numClasses) =>
-        new(name, source, depth, height, width, CheckLabels(labels, numClasses, source, height, width), image) { Channels = channels };
+    /// <summary>
+    /// A float32 image used as is ([D, H, W], or [D, H, W, channels]) with its ground truth, one byte a voxel, already
+    /// checked by <see cref="CheckLabels(ReadOnlySpan{float}, Span{byte}, long, int, string, int, int)"/>.
+    /// </summary>
+    public static StoredVolume FromFloat32(string name, string source, int depth, int height, int width, int channels, float[] image, byte[] labels)
+    {
+        if (labels.LongLength != (long)depth * height * width || image.LongLength != labels.LongLength * channels)
+            throw new ArgumentException($"{source}: image ({image.LongLength}) and label ({labels.LongLength}) sizes differ from [{depth}, {height}, {width}] with {channels} image channel(s)");
+        return new StoredVolume(name, source, depth, height, width, labels, image) { Channels = channels };
+    }
 
     /// <summary>
     /// Labels as bytes, checked: every value must be a whole number in 0..numClasses, else an error naming the file,
@@ -97,16 +103,27 @@ public sealed class StoredVolume
     /// </summary>
     public static byte[] CheckLabels(ReadOnlySpan<float> values, int numClasses, string source, int height, int width)
     {
-        RequireByteClasses(numClasses);
         var labels = new byte[values.Length];
+        CheckLabels(values, labels, 0, numClasses, source, height, width);
+        return labels;
+    }
+
+    /// <summary>
+    /// Checks a run of label values and puts them into <paramref name="labels"/> as bytes (the same length);
+    /// <paramref name="firstIndex"/> is the first value's flat index in the [D, H, W] volume, which errors name.
+    /// </summary>
+    public static void CheckLabels(ReadOnlySpan<float> values, Span<byte> labels, long firstIndex, int numClasses, string source, int height, int width)
+    {
+        RequireByteClasses(numClasses);
+        if (labels.Length != values.Length)
+            throw new ArgumentException($"{values.Length} label values for {labels.Length} bytes", nameof(labels));
         for (int i = 0; i < labels.Length; i++)
         {
             float value = values[i];
             if (!(value >= 0 && value <= numClasses) || value != MathF.Floor(value))
-                throw LabelOutOfRange(source, value, i, height, width, numClasses);
+                throw LabelOutOfRange(source, value, firstIndex + i, height, width, numClasses);
             labels[i] = (byte)value;
         }
-        return labels;
     }
 
     /// <summary>The error for a ground-truth label outside 0..numClasses at flat index <paramref name="index"/> of a [D, H, W] volume.</summary>

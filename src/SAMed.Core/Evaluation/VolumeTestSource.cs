@@ -77,15 +77,44 @@ public static class VolumeTestSource
         })];
     }
 
-    /// <summary>One SAMed test volume file (NAME.npy.h5).</summary>
-    public static PreparedVolume ReadH5(string name, string path)
+    /// <summary>
+    /// Starts reading a SAMed test volume file (NAME.npy.h5) for a test of <paramref name="numClasses"/> classes: the
+    /// float32 image used as is, the ground truth checked into one byte a voxel (errors name the file, the value and the
+    /// voxel). The file is opened, its datasets checked and the arrays allocated on the calling thread, then contiguous
+    /// datasets (h5py's default) are read on the thread pool, which allocates nothing large (see
+    /// <see cref="SynapseH5Reader"/>). Chunked datasets are read when the returned task, not yet started, is run (see
+    /// <see cref="FilePipeline"/>): PureHDF allocates as much as it reads from them, which on another thread could end
+    /// the forward's no-GC region. Errors, including opening errors, surface when the task is awaited.
+    /// </summary>
+    public static Task<StoredVolume> StartLoadingH5(string name, string path, int numClasses)
     {
-        var volume = SynapseH5.Read(path);
-        var shape = volume.Image.Shape;
-        return new PreparedVolume(name, (int)shape[0], (int)shape[1], (int)shape[2], volume.Image.ToFloat(), volume.Label.ToFloat(), path)
+        SynapseH5Reader? reader = null;
+        try
         {
-            Channels = shape.Length == 4 ? (int)shape[3] : 1,
-        };
+            StoredVolume.RequireByteClasses(numClasses);
+            reader = SynapseH5Reader.Open(path);
+            if (reader.AllocatesAsItReads)
+            {
+                reader.Dispose();
+                return new Task<StoredVolume>(() =>
+                {
+                    using var again = SynapseH5Reader.Open(path);
+                    return new H5VolumeReading(name, again, numClasses).Read();
+                });
+            }
+            var reading = new H5VolumeReading(name, reader, numClasses);
+            var opened = reader;
+            return Task.Run(() =>
+            {
+                using (opened)
+                    return reading.Read();
+            });
+        }
+        catch (Exception e)
+        {
+            reader?.Dispose();
+            return Task.FromException<StoredVolume>(e);
+        }
     }
 
     /// <summary>
@@ -107,20 +136,59 @@ public static class VolumeTestSource
         var options = new PrepareOptions { OutputDir = ".", LabelMap = labelMap, ClipMin = windowMin, ClipMax = windowMax };
         return [.. cases.Select(c => new VolumeTestItem(c.Name, c.ImagePath, numClasses => Prepare.StartLoadingStored(c, options, numClasses)))];
     }
+
+    /// <summary>
+    /// An h5 test volume's arrays, allocated when it is created (on the thread that starts the reading), and their
+    /// filling: the image read whole, the labels slab by slab through a buffer of <see cref="SynapseH5Reader.SlabSlices"/>
+    /// slices and checked into bytes.
+    /// </summary>
+    private sealed class H5VolumeReading
+    {
+        private readonly string name;
+        private readonly SynapseH5Reader reader;
+        private readonly int numClasses;
+        private readonly long[] shape;
+        private readonly float[] image;
+        private readonly byte[] labels;
+        private readonly float[] labelSlab;
+
+        public H5VolumeReading(string name, SynapseH5Reader reader, int numClasses)
+        {
+            this.name = name;
+            this.reader = reader;
+            this.numClasses = numClasses;
+            shape = reader.Shape(SynapseH5.ImageKey);
+            image = new float[reader.Length(SynapseH5.ImageKey)];
+            labels = new byte[reader.Length(SynapseH5.LabelKey)];
+            labelSlab = new float[Math.Min(labels.Length, (long)reader.SlabSlices * shape[1] * shape[2])];
+        }
+
+        public StoredVolume Read()
+        {
+            int depth = (int)shape[0], height = (int)shape[1], width = (int)shape[2];
+            reader.Read(SynapseH5.ImageKey, 0, image);
+            int sliceSize = height * width;
+            for (int first = 0; first < depth; first += reader.SlabSlices)
+            {
+                int count = Math.Min(reader.SlabSlices, depth - first) * sliceSize;
+                var values = labelSlab.AsSpan(0, count);
+                reader.Read(SynapseH5.LabelKey, first, values);
+                StoredVolume.CheckLabels(values, labels.AsSpan(first * sliceSize, count), (long)first * sliceSize, numClasses, reader.Path, height, width);
+            }
+            return StoredVolume.FromFloat32(name, reader.Path, depth, height, width, shape.Length == 4 ? (int)shape[3] : 1, image, labels);
+        }
+    }
 }
 
 /// <summary>
 /// A test volume not yet read: its name, file and how to start reading it for a test of num_classes classes (a task
-/// already running, see <see cref="Prepare.StartLoadingStored"/>, or one not yet started, run when the volume is needed).
+/// already running on the thread pool, see <see cref="Prepare.StartLoadingStored"/> and
+/// <see cref="VolumeTestSource.StartLoadingH5"/>, or one not yet started, run when the volume is needed).
 /// </summary>
 public sealed record VolumeTestItem(string Name, string Path, Func<int, Task<StoredVolume>> StartLoading)
 {
-    /// <summary>A volume read on the tester's thread when it is needed (its reader allocates as it reads).</summary>
-    public static VolumeTestItem Deferred(string name, string path, Func<PreparedVolume> load) =>
-        new(name, path, numClasses => new Task<StoredVolume>(() => StoredVolume.FromPrepared(load(), numClasses)));
-
-    /// <summary>A SAMed test volume file (NAME.npy.h5), read when needed (PureHDF allocates as it reads).</summary>
-    public static VolumeTestItem H5(string name, string path) => Deferred(name, path, () => VolumeTestSource.ReadH5(name, path));
+    /// <summary>A SAMed test volume file (NAME.npy.h5), read ahead on the thread pool if contiguous (see <see cref="VolumeTestSource.StartLoadingH5"/>).</summary>
+    public static VolumeTestItem H5(string name, string path) => new(name, path, numClasses => VolumeTestSource.StartLoadingH5(name, path, numClasses));
 
     /// <summary>Reads the volume now, on the calling thread.</summary>
     public StoredVolume Load(int numClasses)

@@ -5,8 +5,9 @@ namespace SAMed.IO;
 /// while item i is processed on the calling thread, item i + 1 is being read and item i - 1 written on the thread
 /// pool. Reading is started by the caller's <c>startReading</c> on the calling thread, so it can allocate its large
 /// arrays there (see <see cref="NiftiReader.ReadInBackground"/>): a forward pass on that thread holds off the garbage
-/// collector, and an allocation on another thread must not end that pause. Where reading cannot be split so,
-/// <c>startReading</c> returns a task not yet started: it runs on the calling thread when its item is needed.
+/// collector, and an allocation on another thread must not end that pause. Where reading cannot be split so (a chunked
+/// h5 volume, see <see cref="SynapseH5Reader.AllocatesAsItReads"/>), <c>startReading</c> returns a task not yet started:
+/// it runs on the calling thread when its item is needed.
 /// </summary>
 public static class FilePipeline
 {

@@ -17,24 +17,14 @@ public static class SynapseH5
     public const string ImageKey = "image";
     public const string LabelKey = "label";
 
-    /// <summary>Reads both datasets (contiguous or chunked, plain or gzip) and converts them to float32.</summary>
+    /// <summary>
+    /// Reads both datasets (contiguous or chunked, plain or gzip; float32, float64 or integer values) as float32, through
+    /// <see cref="SynapseH5Reader"/>. A missing, truncated or damaged file is an error naming it.
+    /// </summary>
     public static VolumeArrays Read(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: file not found", path);
-        try
-        {
-            using var file = H5File.OpenRead(path);
-            var image = ReadDataset(file, path, ImageKey);
-            var label = ReadDataset(file, path, LabelKey);
-            if (ShapeProblem(image.Shape, label.Shape) is { } problem)
-                throw new InvalidDataException($"{path}: {problem}");
-            return new VolumeArrays(image, label);
-        }
-        catch (Exception e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"{path}: not a readable HDF5 volume; truncated, damaged or not HDF5 ({e.Message})", e);
-        }
+        using var reader = SynapseH5Reader.Open(path);
+        return new VolumeArrays(ReadDataset(reader, ImageKey), ReadDataset(reader, LabelKey));
     }
 
     /// <summary>
@@ -65,9 +55,8 @@ public static class SynapseH5
     }
 
     /// <summary>Why an image/label shape pair is not a volume: image [D, H, W] or [D, H, W, 3], label [D, H, W].</summary>
-    private static string? ShapeProblem(long[] image, long[] label)
+    internal static string? ShapeProblem(long[] image, long[] label)
     {
-        string Show(long[] shape) => $"[{string.Join(", ", shape)}]";
         if (image.Length == 4 && image[3] == 3)
         {
             return label.SequenceEqual(image[..3])
@@ -79,39 +68,12 @@ public static class SynapseH5
         return image.SequenceEqual(label) ? null : $"'{ImageKey}' shape {Show(image)} differs from '{LabelKey}' shape {Show(label)}";
     }
 
-    private static NpyArray ReadDataset(NativeFile file, string path, string key)
-    {
-        if (!file.LinkExists(key))
-        {
-            string present = string.Join(", ", file.Children().Select(child => child.Name));
-            throw new InvalidDataException($"{path}: no '{key}' dataset (it has: {(present.Length == 0 ? "nothing" : present)})");
-        }
-        if (file.Get(key) is not IH5Dataset dataset)
-            throw new InvalidDataException($"{path}: '{key}' is not a dataset");
-        long[] shape = dataset.Space.Dimensions.Select(d => checked((long)d)).ToArray();
-        var type = dataset.Type;
-        float[] values = (type.Class, type.Size) switch
-        {
-            (H5DataTypeClass.FloatingPoint, 4) => dataset.Read<float[]>(),
-            (H5DataTypeClass.FloatingPoint, 8) => Array.ConvertAll(dataset.Read<double[]>(), v => (float)v),
-            (H5DataTypeClass.FixedPoint, _) => ReadIntegers(dataset, type.Size, type.FixedPoint.IsSigned),
-            _ => throw new InvalidDataException($"{path}: '{key}' has unsupported HDF5 type {type.Class} of {type.Size} bytes"),
-        };
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (values.Length != count)
-            throw new InvalidDataException($"{path}: '{key}' holds {values.Length} values, its shape [{string.Join(", ", shape)}] needs {count}");
-        return NpyArray.FromFloat32(values, shape);
-    }
+    internal static string Show(long[] shape) => $"[{string.Join(", ", shape)}]";
 
-    private static float[] ReadIntegers(IH5Dataset dataset, int size, bool signed) => (size, signed) switch
+    private static NpyArray ReadDataset(SynapseH5Reader reader, string key)
     {
-        (1, false) => Array.ConvertAll(dataset.Read<byte[]>(), v => (float)v),
-        (1, true) => Array.ConvertAll(dataset.Read<sbyte[]>(), v => (float)v),
-        (2, false) => Array.ConvertAll(dataset.Read<ushort[]>(), v => (float)v),
-        (2, true) => Array.ConvertAll(dataset.Read<short[]>(), v => (float)v),
-        (4, false) => Array.ConvertAll(dataset.Read<uint[]>(), v => (float)v),
-        (4, true) => Array.ConvertAll(dataset.Read<int[]>(), v => (float)v),
-        (8, false) => Array.ConvertAll(dataset.Read<ulong[]>(), v => (float)v),
-        _ => Array.ConvertAll(dataset.Read<long[]>(), v => (float)v),
-    };
+        var values = new float[reader.Length(key)];
+        reader.Read(key, 0, values);
+        return NpyArray.FromFloat32(values, reader.Shape(key));
+    }
 }

@@ -16,7 +16,7 @@ public class VolumeTesterTests
         var tester = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 4 });
         var volumes = new[] { TestFiles.Volume("case0001"), TestFiles.Volume("case0002", depth: 9) };
         var progress = new List<VolumeTestProgress>();
-        var report = tester.Run([.. volumes.Select(v => VolumeTestItem.Deferred(v.Name, v.Source, () => v))], progress.Add);
+        var report = tester.Run([.. volumes.Select(v => new VolumeTestItem(v.Name, v.Source, n => Task.FromResult(StoredVolume.FromPrepared(v, n))))], progress.Add);
 
         Assert.Equal(["case0001", "case0002"], report.Cases.Select(c => c.Case));
         Assert.All(report.Cases.SelectMany(c => c.Classes), m => Assert.Equal(new ClassMetric(1, 0), m));
@@ -142,7 +142,7 @@ public class VolumeTesterTests
             ["label"] = new H5Dataset(new float[20 * 24], fileDims: [20, 24]),
         };
         file.Write(path);
-        var error = Assert.Throws<InvalidDataException>(() => VolumeTestSource.ReadH5("flat", path));
+        var error = Assert.Throws<InvalidDataException>(() => VolumeTestItem.H5("flat", path).Load(3));
         Assert.Contains(path, error.Message);
         Assert.Contains("3D", error.Message);
     }
