@@ -1,6 +1,6 @@
 namespace SAMed.Evaluation;
 
-/// <summary>Inclusive per-axis bounds of the voxels seen so far; used to crop masks before the distance transform.</summary>
+/// <summary>Inclusive per-axis bounds of the voxels seen so far; the region a class's surfaces are read from, a slice at a time.</summary>
 internal sealed class BoundingBox
 {
     private readonly int[] low;
@@ -28,7 +28,9 @@ internal sealed class BoundingBox
 
     /// <summary>The grid of the cropped region, keeping the spacing of the full grid.</summary>
     public VoxelGrid Crop(VoxelGrid grid) =>
-        new(low.Select((l, axis) => high[axis] - l + 1).ToArray(), grid.Spacing);
+        new(low.Select((_, axis) => Extent(axis)).ToArray(), grid.Spacing);
+
+    private int Extent(int axis) => high[axis] - low[axis] + 1;
 
     /// <summary>
     /// Slice <paramref name="slice"/> (along axis 0, counted from the box's first) of the cropped region of
@@ -37,12 +39,11 @@ internal sealed class BoundingBox
     public void ExtractSlice<T>(ReadOnlySpan<T> volume, VoxelGrid grid, T value, int slice, Span<bool> destination)
         where T : IEquatable<T>
     {
-        var crop = Crop(grid);
         int rank = grid.Rank;
-        int rowLength = rank == 1 ? 1 : crop.Shape[rank - 1];
-        int rows = (int)(crop.Count / crop.Shape[0] / rowLength);
-        if (destination.Length != rows * rowLength)
-            throw new ArgumentException($"a slice of box {crop} has {rows * rowLength} voxels, the destination {destination.Length}");
+        int rowLength = rank == 1 ? 1 : Extent(rank - 1);
+        long sliceLength = Enumerable.Range(1, rank - 1).Aggregate(1L, (product, axis) => product * Extent(axis));
+        if (destination.Length != sliceLength)
+            throw new ArgumentException($"a slice of the box has {sliceLength} voxels, the destination {destination.Length}");
         var coordinates = new int[rank];
         coordinates[0] = slice;
         for (int start = 0; start < destination.Length; start += rowLength)
@@ -56,7 +57,7 @@ internal sealed class BoundingBox
                 target[x] = row[x].Equals(value);
             for (int axis = rank - 2; axis >= 1; axis--)
             {
-                if (++coordinates[axis] < crop.Shape[axis])
+                if (++coordinates[axis] < Extent(axis))
                     break;
                 coordinates[axis] = 0;
             }
@@ -81,12 +82,7 @@ internal sealed class BoundingBox
         {
             if (first[i] || second[i])
                 box.Include(coordinates);
-            for (int axis = grid.Rank - 1; axis >= 0; axis--)
-            {
-                if (++coordinates[axis] < grid.Shape[axis])
-                    break;
-                coordinates[axis] = 0;
-            }
+            grid.Advance(coordinates);
         }
 
         return box;

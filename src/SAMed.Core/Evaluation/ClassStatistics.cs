@@ -46,12 +46,7 @@ internal sealed class ClassStatistics
                     statistics.Boxes[g].Include(coordinates);
             }
 
-            for (int axis = grid.Rank - 1; axis >= 0; axis--)
-            {
-                if (++coordinates[axis] < grid.Shape[axis])
-                    break;
-                coordinates[axis] = 0;
-            }
+            grid.Advance(coordinates);
         }
 
         return statistics;

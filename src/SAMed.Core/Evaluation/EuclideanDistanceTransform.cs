@@ -5,7 +5,10 @@ namespace SAMed.Evaluation;
 /// <summary>
 /// Exact Euclidean distance transform on an N-dimensional grid with per-axis sampling, computed as the
 /// separable squared-distance transform of Felzenszwalb and Huttenlocher (lower envelope of parabolas) in double
-/// precision, one axis after the other, in parallel over the lines of each axis.
+/// precision, one axis after the other, in parallel over the lines of each axis. Each axis adds its (d·s)² as scipy's
+/// distance_transform_edt does (offset times sampling, squared, summed over the axes in order), so with unit spacing
+/// the values are scipy's exactly; with spacing they are too unless two features at the same true distance round
+/// differently, where the two may pick different ones.
 /// </summary>
 public static class EuclideanDistanceTransform
 {
@@ -48,11 +51,11 @@ public static class EuclideanDistanceTransform
             int length = grid.Shape[axis];
             if (length == 1)
                 continue;
-            TransformAxis(values, length, grid.Strides[axis], grid.Spacing[axis] * grid.Spacing[axis]);
+            TransformAxis(values, length, grid.Strides[axis], grid.Spacing[axis]);
         }
     }
 
-    private static void TransformAxis(double[] values, int length, long stride, double weight)
+    private static void TransformAxis(double[] values, int length, long stride, double spacing)
     {
         long lineCount = values.LongLength / length;
         long blockSize = stride * length;
@@ -68,7 +71,7 @@ public static class EuclideanDistanceTransform
                 long start = index / stride * blockSize + index % stride;
                 for (int i = 0; i < length; i++)
                     line[i] = values[start + i * stride];
-                if (LowerEnvelope(line, result, vertices, boundaries, weight))
+                if (LowerEnvelope(line, result, vertices, boundaries, spacing))
                     for (int i = 0; i < length; i++)
                         values[start + i * stride] = result[i];
             }
@@ -76,11 +79,22 @@ public static class EuclideanDistanceTransform
     }
 
     /// <summary>
-    /// One-dimensional transform d(p) = min_q f(q) + w (p - q)^2 over the finite samples f(q).
+    /// One axis's share of a squared distance, as scipy's distance_transform_edt forms it: the offset to the nearest
+    /// feature times the sampling, squared ((d·s)², summed over the axes in order, then the square root).
+    /// </summary>
+    internal static double Term(double offset, double spacing)
+    {
+        double scaled = offset * spacing;
+        return scaled * scaled;
+    }
+
+    /// <summary>
+    /// One-dimensional transform d(p) = min_q f(q) + ((p - q)·s)^2 over the finite samples f(q).
     /// Returns false (and leaves <paramref name="result"/> unused) when every sample is infinite.
     /// </summary>
-    private static bool LowerEnvelope(double[] f, double[] result, int[] vertices, double[] boundaries, double weight)
+    private static bool LowerEnvelope(double[] f, double[] result, int[] vertices, double[] boundaries, double spacing)
     {
+        double weight = spacing * spacing;
         int n = f.Length;
         int k = -1;
         for (int q = 0; q < n; q++)
@@ -122,8 +136,7 @@ public static class EuclideanDistanceTransform
             while (boundaries[j + 1] < p)
                 j++;
             int v = vertices[j];
-            double offset = p - v;
-            result[p] = f[v] + weight * offset * offset;
+            result[p] = f[v] + Term(p - v, spacing);
         }
 
         return true;

@@ -14,20 +14,24 @@ public static class Percentile
         if (sorted.Any(double.IsNaN))
             throw new ArgumentException("values contain NaN", nameof(values));
         Array.Sort(sorted);
-        return OfRanks(sorted.Length, percent, rank => sorted[rank]);
+        return OfSorted(sorted, percent);
     }
 
+    /// <summary>numpy's linear percentile of values already sorted ascending (no NaN).</summary>
+    internal static double OfSorted(double[] sorted, double percent) =>
+        OfRanks(sorted.Length, percent, (below, above) => (sorted[below], sorted[above]));
+
     /// <summary>
-    /// numpy's linear percentile of <paramref name="count"/> values given by rank (0 = smallest): the values at the
-    /// two ranks around (count - 1)·q, interpolated.
+    /// numpy's linear percentile of <paramref name="count"/> values known by rank (0 = smallest): the values at the
+    /// ranks below and above (count - 1)·q (the same rank at either end), interpolated.
     /// </summary>
-    internal static double OfRanks(long count, double percent, Func<long, double> valueAtRank)
+    internal static double OfRanks(long count, double percent, Func<long, long, (double Below, double Above)> valuesAtRanks)
     {
         double position = (count - 1) * (percent / 100.0);
         long below = (long)Math.Floor(position);
         long above = Math.Min(below + 1, count - 1);
-        double low = valueAtRank(below);
-        return Lerp(low, above == below ? low : valueAtRank(above), position - below);
+        var (low, high) = valuesAtRanks(below, above);
+        return Lerp(low, high, position - below);
     }
 
     // numpy's _lerp: interpolates from the nearer end so that fraction 1 returns b exactly.

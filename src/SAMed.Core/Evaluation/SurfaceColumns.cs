@@ -11,8 +11,9 @@ namespace SAMed.Evaluation;
 /// </summary>
 /// <remarks>
 /// The bits are kept column by column: a column is one in-slice position through every slice along axis 0, so the
-/// nearest surface voxel along axis 0 is a few word scans away (see <see cref="NextAtOrAfter"/>). The mask is read three
-/// slices at a time; nothing of the size of the box is held but the bits.
+/// nearest surface voxel along axis 0 is a few word scans away (see <see cref="NextAtOrAfter"/>). Each column takes
+/// whole 64-bit words: a quarter byte a voxel of a deep box, up to 8 bytes a column for a shallow one (a box one slice
+/// deep is a slice). The mask is read three slices at a time; nothing else of the size of the box is held.
 /// </remarks>
 internal sealed class SurfaceColumns
 {
@@ -77,7 +78,7 @@ internal sealed class SurfaceColumns
         var crop = box.Crop(grid);
         int depth = crop.Shape[0];
         var surface = new SurfaceColumns(depth, (int)(crop.Count / depth));
-        var slice = new SliceShape(crop.Shape[1..]);
+        var slice = crop.Slice();
         bool[] below = new bool[surface.Columns], here = new bool[surface.Columns], above = new bool[surface.Columns];
         box.ExtractSlice(volume, grid, value, 0, here);
         for (int z = 0; z < depth; z++)
@@ -93,69 +94,38 @@ internal sealed class SurfaceColumns
     }
 
     /// <summary>Marks the surface voxels of one slice; a null neighbour slice lies outside the box (background).</summary>
-    private void MarkSlice(int z, bool[]? below, bool[] here, bool[]? above, SliceShape slice)
+    private void MarkSlice(int z, bool[]? below, bool[] here, bool[]? above, VoxelGrid? slice)
     {
-        var coordinates = new int[slice.Rank];
+        var coordinates = new int[slice?.Rank ?? 0];
         int count = 0;
         for (int column = 0; column < here.Length; column++)
         {
             if (here[column] && (below is null || !below[column] || above is null || !above[column]
-                || slice.TouchesBackground(here, coordinates, column)))
+                || (slice is not null && TouchesBackground(here, slice, coordinates, column))))
             {
                 bits[(long)column * wordsPerColumn + (z >> 6)] |= 1UL << (z & 63);
                 count++;
             }
 
-            slice.Advance(coordinates);
+            slice?.Advance(coordinates);
         }
 
         SliceCounts[z] = count;
         Count += count;
     }
 
-    /// <summary>The in-slice axes (axes 1.. of the box; none for a one-dimensional grid).</summary>
-    private sealed class SliceShape(int[] shape)
+    /// <summary>Whether an in-slice face neighbour of a set voxel is background or outside the slice.</summary>
+    private static bool TouchesBackground(bool[] mask, VoxelGrid slice, int[] coordinates, int index)
     {
-        private readonly long[] strides = Strides(shape);
-
-        public int Rank => shape.Length;
-
-        public bool TouchesBackground(bool[] mask, int[] coordinates, int index)
+        for (int axis = 0; axis < slice.Rank; axis++)
         {
-            for (int axis = 0; axis < shape.Length; axis++)
-            {
-                int stride = (int)strides[axis];
-                if (coordinates[axis] == 0 || !mask[index - stride])
-                    return true;
-                if (coordinates[axis] == shape[axis] - 1 || !mask[index + stride])
-                    return true;
-            }
-
-            return false;
+            int stride = (int)slice.Strides[axis];
+            if (coordinates[axis] == 0 || !mask[index - stride])
+                return true;
+            if (coordinates[axis] == slice.Shape[axis] - 1 || !mask[index + stride])
+                return true;
         }
 
-        /// <summary>Steps C-order coordinates to the next position.</summary>
-        public void Advance(int[] coordinates)
-        {
-            for (int axis = shape.Length - 1; axis >= 0; axis--)
-            {
-                if (++coordinates[axis] < shape[axis])
-                    break;
-                coordinates[axis] = 0;
-            }
-        }
-
-        private static long[] Strides(int[] shape)
-        {
-            var strides = new long[shape.Length];
-            long stride = 1;
-            for (int axis = shape.Length - 1; axis >= 0; axis--)
-            {
-                strides[axis] = stride;
-                stride *= shape[axis];
-            }
-
-            return strides;
-        }
+        return false;
     }
 }

@@ -9,8 +9,8 @@ namespace SAMed.Evaluation;
 /// separable transform (<see cref="EuclideanDistanceTransform"/>) run slice by slice: along axis 0 the squared distance
 /// to the nearest surface voxel of each column is read from the surface's bits (<see cref="SurfaceColumns"/>), then the
 /// in-slice axes are transformed on that one slice. The values are those of the transform of the whole box, bit for
-/// bit (axis 0's lower envelope of 0/+infinity samples is the nearest sample's w·d·d). Only the surfaces' bits (a
-/// quarter byte a voxel of the box) and one slice of doubles are held, plus the distances themselves: this record's
+/// bit (axis 0's lower envelope of 0/+infinity samples is the nearest sample's (d·s)²). Only the surfaces' bits (a
+/// quarter byte a voxel of a deep box, see <see cref="SurfaceColumns"/>) and one slice of doubles are held, plus the distances themselves: this record's
 /// arrays, or for hd95 alone at most max(64 MiB, half a byte a voxel of the box) of them (<see cref="Hausdorff95Within{T}"/>).
 /// </remarks>
 public sealed record SurfaceDistances(double[] ResultToReference, double[] ReferenceToResult)
@@ -19,7 +19,15 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     public double Hausdorff => Math.Max(ResultToReference.Max(), ReferenceToResult.Max());
 
     /// <summary>medpy.metric.binary.hd95: numpy.percentile(hstack(both directions), 95).</summary>
-    public double Hausdorff95 => Percentile.Linear([.. ResultToReference, .. ReferenceToResult], 95);
+    public double Hausdorff95
+    {
+        get
+        {
+            double[] all = [.. ResultToReference, .. ReferenceToResult];
+            Array.Sort(all);
+            return Percentile.OfSorted(all, 95);
+        }
+    }
 
     /// <summary>Both directions for two non-empty masks on the same grid.</summary>
     public static SurfaceDistances Compute(ReadOnlySpan<bool> result, ReadOnlySpan<bool> reference, VoxelGrid grid)
@@ -56,7 +64,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         where T : IEquatable<T>
     {
         var pair = new SurfacePair(SurfaceColumns.Of(result, grid, box, value), SurfaceColumns.Of(reference, grid, box, value), box.Crop(grid));
-        return new SurfaceDistances(pair.Forward(), pair.Backward());
+        return new SurfaceDistances(pair.ResultToReference(), pair.ReferenceToResult());
     }
 
     /// <summary>
@@ -64,8 +72,8 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     /// <see cref="Within{T}"/>), holding the distances only when they are few: numpy.percentile of the two directions'
     /// distances together. With more than <paramref name="heldDistances"/> (by default <see cref="HeldDistances"/> or
     /// one per 16 voxels of the box, whichever is more) the two values the percentile needs are selected exactly by
-    /// their rank in passes over recomputed distances (<see cref="SurfacePair.ValueAtRank"/>), so a noisy mask costs
-    /// time (about four more passes over the surfaces) instead of 8 bytes a surface voxel.
+    /// their rank in passes over recomputed distances (<see cref="SurfacePair.ValuesAtRanks"/>), so a noisy mask costs
+    /// time (usually two more passes over the surfaces) instead of 8 bytes a surface voxel.
     /// </summary>
     internal static double Hausdorff95Within<T>(
         ReadOnlySpan<T> result, ReadOnlySpan<T> reference, VoxelGrid grid, BoundingBox box, T value, long? heldDistances = null)
@@ -78,12 +86,12 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         if (count <= held)
         {
             var all = new double[count];
-            pair.Fill(all);
+            pair.FillBoth(all);
             Array.Sort(all);
-            return Percentile.OfRanks(count, 95, rank => all[rank]);
+            return Percentile.OfSorted(all, 95);
         }
 
-        return Percentile.OfRanks(count, 95, rank => pair.ValueAtRank(rank, held));
+        return Percentile.OfRanks(count, 95, (below, above) => pair.ValuesAtRanks(below, above, held));
     }
 
     /// <summary>Distances held for a percentile below which it is never computed by selection (64 MiB of doubles).</summary>
@@ -95,7 +103,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         /// <summary>Surface voxels of both masks: the number of distances.</summary>
         public long Count => result.Count + reference.Count;
 
-        public double[] Forward()
+        public double[] ResultToReference()
         {
             var distances = new double[result.Count];
             var sink = new ArraySink(distances);
@@ -103,7 +111,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
             return distances;
         }
 
-        public double[] Backward()
+        public double[] ReferenceToResult()
         {
             var distances = new double[reference.Count];
             var sink = new ArraySink(distances);
@@ -112,7 +120,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         }
 
         /// <summary>Both directions' distances, result to reference first.</summary>
-        public void Fill(double[] all)
+        public void FillBoth(double[] all)
         {
             var sink = new ArraySink(all);
             Directed(result, reference, crop, ref sink);
@@ -120,29 +128,55 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         }
 
         /// <summary>
-        /// The distance of rank <paramref name="rank"/> (0 = smallest) among both directions, by radix selection on the
-        /// bits of the doubles (for values ≥ 0 their order is the order of the bits as unsigned integers): each pass
-        /// recomputes the distances and counts, among those sharing the bits fixed so far, the next 16 bits, until the
-        /// values sharing them are at most <paramref name="held"/>; one more pass collects and sorts those.
+        /// The distances of ranks <paramref name="below"/> and <paramref name="above"/> (0 = smallest; above is below or
+        /// below + 1) among both directions, by radix selection on the bits of the doubles (for values ≥ 0 their order
+        /// is the order of the bits as unsigned integers). Each pass recomputes the distances and counts, among those
+        /// sharing the bits fixed so far, the next 16 bits, until the values sharing them are at most
+        /// <paramref name="held"/> (or all 64 bits are fixed); one more pass collects and sorts those. When rank below
+        /// is the last of them, a last pass finds the smallest distance beyond them.
         /// </summary>
-        public double ValueAtRank(long rank, long held)
+        public (double Below, double Above) ValuesAtRanks(long below, long above, long held)
         {
             ulong prefix = 0;
             int fixedBits = 0;
-            long sharing = Count;
-            for (; fixedBits < 64 && sharing > held; fixedBits += 16)
+            long rank = below, sharing;
+            do
             {
                 var histogram = new HistogramSink(prefix, fixedBits);
                 Visit(ref histogram);
                 prefix = (prefix << 16) | histogram.BucketOf(ref rank, out sharing);
+                fixedBits += 16;
+            }
+            while (fixedBits < 64 && sharing > held);
+
+            double value;
+            double? next = null;
+            if (fixedBits == 64)
+            {
+                value = BitConverter.UInt64BitsToDouble(prefix);
+                if (rank + 1 < sharing)
+                    next = value;
+            }
+            else
+            {
+                var collected = new CollectingSink(prefix, fixedBits, new double[sharing]);
+                Visit(ref collected);
+                Array.Sort(collected.Values);
+                value = collected.Values[rank];
+                if (rank + 1 < sharing)
+                    next = collected.Values[rank + 1];
             }
 
-            if (fixedBits == 64)
-                return BitConverter.UInt64BitsToDouble(prefix);
-            var collected = new CollectingSink(prefix, fixedBits, new double[sharing]);
-            Visit(ref collected);
-            Array.Sort(collected.Values);
-            return collected.Values[rank];
+            if (above == below)
+                return (value, value);
+            if (next is null)
+            {
+                var beyond = new SmallestBeyondSink(prefix, fixedBits);
+                Visit(ref beyond);
+                next = beyond.Smallest;
+            }
+
+            return (value, next.Value);
         }
 
         private void Visit<TSink>(ref TSink sink) where TSink : struct, IDistanceSink
@@ -198,7 +232,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         }
     }
 
-    /// <summary>Keeps the distances whose highest <c>fixedBits</c> bits equal the prefix.</summary>
+    /// <summary>Keeps the distances whose highest <c>fixedBits</c> (16 to 48) bits equal the prefix.</summary>
     private struct CollectingSink(ulong prefix, int fixedBits, double[] values) : IDistanceSink
     {
         private int next;
@@ -212,12 +246,24 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         }
     }
 
+    /// <summary>The smallest distance whose highest <c>fixedBits</c> (16 to 64) bits exceed the prefix.</summary>
+    private struct SmallestBeyondSink(ulong prefix, int fixedBits) : IDistanceSink
+    {
+        public double Smallest { get; private set; } = double.PositiveInfinity;
+
+        public void Add(double distance)
+        {
+            if (BitConverter.DoubleToUInt64Bits(distance) >> (64 - fixedBits) > prefix && distance < Smallest)
+                Smallest = distance;
+        }
+    }
+
     /// <summary>For every voxel of <paramref name="from"/>, in C order, the distance to the nearest voxel of <paramref name="to"/>.</summary>
     private static void Directed<TSink>(SurfaceColumns from, SurfaceColumns to, VoxelGrid crop, ref TSink sink)
         where TSink : struct, IDistanceSink
     {
-        var nearest = new AxisZeroNearest(to, crop.Spacing[0] * crop.Spacing[0]);
-        var slice = crop.Rank > 1 ? new VoxelGrid(crop.Shape[1..], crop.Spacing[1..]) : null;
+        var nearest = new AxisZeroNearest(to, crop.Spacing[0]);
+        var slice = crop.Slice();
         var field = new double[from.Columns];
         for (int z = 0; z < from.Depth; z++)
         {
@@ -240,14 +286,14 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     private sealed class AxisZeroNearest
     {
         private readonly SurfaceColumns surface;
-        private readonly double weight;
+        private readonly double spacing;
         private readonly int[] previous;
         private readonly int[] next;
 
-        public AxisZeroNearest(SurfaceColumns surface, double weight)
+        public AxisZeroNearest(SurfaceColumns surface, double spacing)
         {
             this.surface = surface;
-            this.weight = weight;
+            this.spacing = spacing;
             previous = new int[surface.Columns];
             next = new int[surface.Columns];
             Array.Fill(previous, -1);
@@ -269,8 +315,8 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         }
 
         /// <summary>
-        /// w·d·d to the nearest surface voxel of each column from slice <paramref name="z"/>, +infinity for a column
-        /// without one: what the lower envelope of 0/+infinity samples gives (EuclideanDistanceTransform's f(v) + w·o·o).
+        /// (d·s)² to the nearest surface voxel of each column from slice <paramref name="z"/>, +infinity for a column
+        /// without one: what the lower envelope of 0/+infinity samples gives (EuclideanDistanceTransform's f(v) + (o·s)²).
         /// </summary>
         public void SquaredDistances(int z, double[] field)
         {
@@ -285,6 +331,6 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
             }
         }
 
-        private double Squared(double offset) => 0.0 + weight * offset * offset;
+        private double Squared(double offset) => 0.0 + EuclideanDistanceTransform.Term(offset, spacing);
     }
 }

@@ -13,13 +13,7 @@ public sealed class VoxelGrid
         Count = Shape.Aggregate(1L, (a, b) => checked(a * b));
         if (Count > Array.MaxLength)
             throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds too many voxels", nameof(shape));
-        Strides = new long[Shape.Length];
-        long stride = 1;
-        for (int axis = Shape.Length - 1; axis >= 0; axis--)
-        {
-            Strides[axis] = stride;
-            stride *= Shape[axis];
-        }
+        Strides = StridesOf(Shape);
 
         if (spacing is null)
         {
@@ -41,6 +35,37 @@ public sealed class VoxelGrid
     public long[] Strides { get; }
     public long Count { get; }
     public int Rank => Shape.Length;
+
+    /// <summary>
+    /// The grid of one slice along axis 0 (axes 1.., their spacing), or null for a one-dimensional grid, whose slice
+    /// is a single voxel with no in-slice neighbours.
+    /// </summary>
+    public VoxelGrid? Slice() => Rank > 1 ? new VoxelGrid(Shape[1..], Spacing[1..]) : null;
+
+    /// <summary>Steps C-order coordinates to the next voxel; axes before <paramref name="firstAxis"/> stay put.</summary>
+    public void Advance(int[] coordinates, int firstAxis = 0)
+    {
+        for (int axis = Rank - 1; axis >= firstAxis; axis--)
+        {
+            if (++coordinates[axis] < Shape[axis])
+                break;
+            coordinates[axis] = 0;
+        }
+    }
+
+    /// <summary>C-order strides (in elements) of an array of this shape.</summary>
+    public static long[] StridesOf(IReadOnlyList<int> shape)
+    {
+        var strides = new long[shape.Count];
+        long stride = 1;
+        for (int axis = shape.Count - 1; axis >= 0; axis--)
+        {
+            strides[axis] = stride;
+            stride *= shape[axis];
+        }
+
+        return strides;
+    }
 
     /// <summary>Throws when a flat array does not hold exactly one value per voxel.</summary>
     public void RequireLength(int length, string what)

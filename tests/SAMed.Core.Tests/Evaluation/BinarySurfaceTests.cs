@@ -52,7 +52,8 @@ public class BinarySurfaceTests
         Assert.Equal(Math.Max(expectedForward.Max(), expectedBackward.Max()), distances.Hausdorff, 1e-12);
     }
 
-    private static bool[] NaiveBorder(bool[] mask, VoxelGrid grid)
+    /// <summary>medpy's border by its definition: a set voxel with a face neighbour unset or outside the grid.</summary>
+    internal static bool[] NaiveBorder(bool[] mask, VoxelGrid grid)
     {
         var border = new bool[mask.Length];
         for (int i = 0; i < mask.Length; i++)

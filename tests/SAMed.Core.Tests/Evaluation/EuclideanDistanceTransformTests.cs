@@ -42,6 +42,21 @@ public class EuclideanDistanceTransformTests
     }
 
     [Fact]
+    public void TermsAreFormedAsScipyFormsThem()
+    {
+        // scipy: dt = (feature - index) * sampling per axis, dt *= dt, add.reduce over the axes (then sqrt). With
+        // s = 0.7 and d = 3, (d·s)² = 4.409999999999998 while (s²·d)·d = 4.409999999999999: the bits differ.
+        var grid = new VoxelGrid([3, 4], [2.5, 0.7]);
+        var field = Enumerable.Repeat(double.PositiveInfinity, (int)grid.Count).ToArray();
+        field[0] = 0;
+        EuclideanDistanceTransform.SquaredInPlace(field, grid);
+        double z = 2 * 2.5, x = 3 * 0.7;
+        Assert.Equal(z * z + x * x, field[^1]);
+        Assert.Equal(x * x, field[3]);
+        Assert.NotEqual(0.7 * 0.7 * 3 * 3, x * x);
+    }
+
+    [Fact]
     public void InputWithoutBackgroundIsRejected()
     {
         var grid = new VoxelGrid([2, 2]);
