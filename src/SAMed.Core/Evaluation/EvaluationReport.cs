@@ -51,7 +51,7 @@ public sealed class EvaluationReport
             var mean = ClassMeans[c - 1];
             string name = ClassNames[c - 1];
             // test.py prints the name only for classes it knows and drops it otherwise.
-            yield return name == Evaluation.ClassNames.Generic(c)
+            yield return name == Data.ClassNames.Generic(c)
                 ? $"Mean class {c} mean_dice {F(mean.Dice)} mean_hd95 {F(mean.Hd95)}"
                 : $"Mean class {c} name {name} mean_dice {F(mean.Dice)} mean_hd95 {F(mean.Hd95)}";
         }

@@ -46,7 +46,7 @@ public sealed record InferenceConfig
     /// <summary>SAMed's test.py: multimask_output = num_classes &gt; 1.</summary>
     public bool MultimaskOutput => Model.NumClasses > 1;
 
-    public IReadOnlyList<string> ResolvedClassNames => ClassNames ?? Evaluation.ClassNames.For(NumClasses);
+    public IReadOnlyList<string> ResolvedClassNames => ClassNames ?? Data.ClassNames.For(NumClasses);
 
     public static IReadOnlyList<string> ModelTypes => SamBuilder.ModelTypes;
 

@@ -116,7 +116,7 @@ public sealed class VolumePredictor
             overlay = Path.Combine(Options.OverlayDir, NiftiStem(inputPath) + "_overlay.png");
             var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
             OverlayMontage.Write(overlay, slicer, s => WindowedSlice(image, slicer, s, inputPath), labels.RawData,
-                Options.ClassNames ?? Evaluation.ClassNames.For(segmenter.NumClasses), image.Orientation);
+                Options.ClassNames ?? ClassNames.For(segmenter.NumClasses), image.Orientation);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
     }

@@ -1,6 +1,7 @@
 using SAMed.Adaptation;
 using SAMed.Evaluation;
 using SAMed.Inference;
+using SAMed.VolumeTesting;
 
 namespace SAMed.Training;
 

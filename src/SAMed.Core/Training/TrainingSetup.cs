@@ -1,10 +1,10 @@
 using System.Globalization;
 using SAMed.Adaptation;
 using SAMed.Data;
-using SAMed.Evaluation;
 using SAMed.Modeling;
 using SAMed.TorchInterop;
 using SAMed.Training.Parallel;
+using SAMed.VolumeTesting;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SAMed.Data;
 using SAMed.Inference;
 using SAMed.Train.Cli;
 
@@ -79,7 +80,7 @@ public static class PredictCommand
                 Console.CancelKeyPress -= onCancel;
             }
             progress.Done();
-            var names = options.ClassNames ?? Evaluation.ClassNames.For(loaded.Config.NumClasses);
+            var names = options.ClassNames ?? ClassNames.For(loaded.Config.NumClasses);
             foreach (var r in results)
             {
                 var present = Enumerable.Range(1, r.ClassVoxels.Length - 1).Where(c => r.ClassVoxels[c] > 0)
@@ -103,7 +104,7 @@ public static class PredictCommand
         var results = new ImagePredictor(new SamedSliceSegmenter(loaded), batch)
             .Predict(jobs, overlay, (done, total) => progress.Update($"images {done}/{total}"));
         progress.Done();
-        var names = PredictOptions.From(loaded.Config).ClassNames ?? Evaluation.ClassNames.For(loaded.Config.NumClasses);
+        var names = PredictOptions.From(loaded.Config).ClassNames ?? ClassNames.For(loaded.Config.NumClasses);
         foreach (var r in results)
         {
             var present = Enumerable.Range(1, r.ClassPixels.Length - 1).Where(c => r.ClassPixels[c] > 0).Select(c => $"{names[c - 1]} {r.ClassPixels[c]}");

@@ -3,6 +3,7 @@ using System.Globalization;
 using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.Train.Cli;
+using SAMed.VolumeTesting;
 
 namespace SAMed.Train.Commands;
 

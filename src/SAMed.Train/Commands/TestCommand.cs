@@ -5,6 +5,7 @@ using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
 using SAMed.Train.Cli;
+using SAMed.VolumeTesting;
 
 namespace SAMed.Train.Commands;
 

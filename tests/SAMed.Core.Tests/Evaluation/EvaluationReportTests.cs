@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsvHelper;
+using SAMed.Data;
 using SAMed.Evaluation;
 
 namespace SAMed.Tests.Evaluation;

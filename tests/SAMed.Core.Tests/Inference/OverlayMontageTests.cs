@@ -17,7 +17,7 @@ public class OverlayMontageTests
         var labels = seg.ToDouble().Select(v => (byte)LabelMap.TotalSegmentator.Map((int)v)).ToArray();
         var windowed = ct.ToFloat().Select(v => (Math.Clamp(v, -125f, 275f) + 125f) / 400f).ToArray();
         var slicer = new VolumeSlicer(ct.Shape[..3], 2);
-        var names = SAMed.Evaluation.ClassNames.For(8);
+        var names = ClassNames.For(8);
 
         var chosen = OverlayMontage.ChooseSlices(slicer, labels);
         Assert.InRange(chosen.Length, 2, OverlayMontage.MaxTiles);

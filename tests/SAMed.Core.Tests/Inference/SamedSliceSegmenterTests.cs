@@ -1,7 +1,7 @@
 using SAMed.Data;
-using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.VolumeTesting;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,10 +1,9 @@
 using SAMed.Data;
-using SAMed.Evaluation;
 using SAMed.Inference;
 
 namespace SAMed.Tests.Inference;
 
-/// <summary>Temporary folders, synthetic test volumes and fake segmenters for the inference tests.</summary>
+/// <summary>Temporary folders, synthetic test volumes and fake segmenters for the inference and volume-testing tests.</summary>
 internal static class TestFiles
 {
     private static readonly string Root = CreateRoot();

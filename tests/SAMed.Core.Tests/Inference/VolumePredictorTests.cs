@@ -3,6 +3,7 @@ using SAMed.Inference;
 using SAMed.IO;
 using SAMed.Tests.IO;
 using SAMed.Tests.Reference;
+using SAMed.VolumeTesting;
 using TorchSharp;
 
 namespace SAMed.Tests.Inference;
@@ -60,12 +61,12 @@ public class VolumePredictorTests
         var volume = TestFiles.Volume("case0001", depth: 5);
         using var model = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, NumClasses = 3, InputSize = 16, Seed = 9 });
         var segmenter = new SamedSliceSegmenter(model);
-        var tested = new SAMed.Evaluation.VolumeTester(segmenter, new SAMed.Evaluation.VolumeTestOptions { NumClasses = 3, BatchSize = 3 })
+        var tested = new VolumeTester(segmenter, new VolumeTestOptions { NumClasses = 3, BatchSize = 3 })
             .PredictVolume(StoredVolume.FromPrepared(volume, 3));
 
         string directory = TestFiles.TempDirectory();
         string input = Path.Combine(directory, "case0001.nii.gz");
-        var header = SAMed.Evaluation.VolumeTestNifti.SamedHeader();
+        var header = VolumeTestNifti.SamedHeader();
         Nifti.Write(input, NiftiImage.Create(header, [volume.Width, volume.Height, volume.Depth], NiftiDataType.Float32, volume.Image.Select(v => (double)v).ToArray()));
         var predictor = new VolumePredictor(segmenter, new PredictOptions { ApplyWindow = false, BatchSize = 2 });
         var result = predictor.PredictFile(input, Path.Combine(directory, "out.nii.gz"));

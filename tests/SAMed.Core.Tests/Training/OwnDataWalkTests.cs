@@ -5,6 +5,7 @@ using SAMed.Inference;
 using SAMed.IO;
 using SAMed.Tests.Reference;
 using SAMed.Training;
+using SAMed.VolumeTesting;
 
 namespace SAMed.Tests.Training;
 

@@ -1,19 +1,7 @@
 using SAMed.Data;
+using SAMed.Evaluation;
 
-namespace SAMed.Evaluation;
-
-/// <summary>How HD95 distances are measured.</summary>
-public enum VolumeTestSpacing
-{
-    /// <summary>Unit voxels, as SAMed's test.py (medpy without voxelspacing).</summary>
-    Voxels,
-
-    /// <summary>The voxel size given in <see cref="VolumeTestOptions.SpacingXyz"/>.</summary>
-    Explicit,
-
-    /// <summary>The voxel size of each volume's NIfTI header.</summary>
-    Header,
-}
+namespace SAMed.VolumeTesting;
 
 /// <summary>Settings of a <see cref="VolumeTester"/> run.</summary>
 public sealed record VolumeTestOptions

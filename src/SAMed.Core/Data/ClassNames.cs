@@ -1,6 +1,6 @@
-namespace SAMed.Evaluation;
+namespace SAMed.Data;
 
-/// <summary>Class names for reports: SAMed's Synapse organs (test.py class_to_name) or "class i".</summary>
+/// <summary>Class names for reports and overlays: SAMed's Synapse organs (test.py class_to_name) or "class i".</summary>
 public static class ClassNames
 {
     /// <summary>test.py class_to_name, classes 1..8.</summary>

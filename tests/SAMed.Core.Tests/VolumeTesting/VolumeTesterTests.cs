@@ -3,8 +3,10 @@ using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.Tests.Inference;
+using SAMed.VolumeTesting;
 
-namespace SAMed.Tests.Inference;
+namespace SAMed.Tests.VolumeTesting;
 
 /// <summary>SAMed's test protocol around an <see cref="ISliceSegmenter"/>: batching, metrics, files and bad input.</summary>
 public class VolumeTesterTests

@@ -1,9 +1,10 @@
 using SAMed.Data;
+using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
 using SAMed.TorchInterop;
 
-namespace SAMed.Evaluation;
+namespace SAMed.VolumeTesting;
 
 /// <summary>
 /// SAMed's test.py: every volume is segmented slice by slice (by an <see cref="ISliceSegmenter"/>, in batches), each

@@ -1,7 +1,7 @@
 using SAMed.Data;
 using SAMed.IO;
 
-namespace SAMed.Evaluation;
+namespace SAMed.VolumeTesting;
 
 /// <summary>Test volumes for <see cref="VolumeTester"/>: SAMed's test_vol_h5 list, or NIfTI image/label pairs.</summary>
 public static class VolumeTestSource

@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 using PureHDF;
 using SAMed.Data;
-using SAMed.Evaluation;
 using SAMed.IO;
 using SAMed.Tests.IO;
 using SAMed.Tests.Reference;
+using SAMed.VolumeTesting;
 
-namespace SAMed.Tests.Evaluation;
+namespace SAMed.Tests.VolumeTesting;
 
 /// <summary>
 /// SAMed h5 test volumes read for a test (<see cref="VolumeTestSource.StartLoadingH5"/>): contiguous files on the thread

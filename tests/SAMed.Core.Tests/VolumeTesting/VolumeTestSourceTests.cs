@@ -1,7 +1,7 @@
 using SAMed.Data;
-using SAMed.Evaluation;
+using SAMed.VolumeTesting;
 
-namespace SAMed.Tests.Evaluation;
+namespace SAMed.Tests.VolumeTesting;
 
 /// <summary>Where test volumes and their list are found from SAMed's --volume_path and --list_dir.</summary>
 public sealed class VolumeTestSourceTests : IDisposable

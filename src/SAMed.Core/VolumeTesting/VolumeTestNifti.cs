@@ -1,7 +1,7 @@
 using SAMed.Data;
 using SAMed.IO;
 
-namespace SAMed.Evaluation;
+namespace SAMed.VolumeTesting;
 
 /// <summary>
 /// Writes a tested volume as test_single_volume does with a save path: CASE_pred.nii.gz, CASE_img.nii.gz and

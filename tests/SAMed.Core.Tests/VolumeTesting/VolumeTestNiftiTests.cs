@@ -2,9 +2,11 @@ using System.Runtime.InteropServices;
 using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.IO;
+using SAMed.Tests.Inference;
 using SAMed.Tests.Reference;
+using SAMed.VolumeTesting;
 
-namespace SAMed.Tests.Inference;
+namespace SAMed.Tests.VolumeTesting;
 
 /// <summary>test on NIfTI pairs: prepare's preprocessing, the header's voxel size, and outputs on the source geometry.</summary>
 public class VolumeTestNiftiTests

@@ -1,8 +1,9 @@
 using SAMed.Data;
+using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
 
-namespace SAMed.Evaluation;
+namespace SAMed.VolumeTesting;
 
 /// <summary>The prompt a promptable model is evaluated with, derived from the ground truth of each slice and class.</summary>
 public enum EvaluationPrompt
