@@ -1,5 +1,6 @@
 using SAMed.IO;
 using SAMed.Train.Cli;
+using TorchSharp;
 
 namespace SAMed.Train.Tests;
 
@@ -30,6 +31,27 @@ public sealed class CommandTests : IDisposable
             NiftiImage.Create(Geometry, shape, NiftiDataType.Float32, Enumerable.Range(0, count).Select(i => (double)(i % 300)).ToArray()));
         Nifti.Write(Path.Combine(temp["labels"], name + ".nii.gz"),
             NiftiImage.Create(Geometry, shape, NiftiDataType.Int16, Enumerable.Range(0, count).Select(label).ToArray()));
+    }
+
+    [Theory]
+    [InlineData("doctor")]
+    [InlineData("export")]
+    [InlineData("test")]
+    [InlineData("predict")]
+    public void ANegativeThreadCountIsOneLineAndBadInputWhereverThreadsIsAccepted(string command)
+    {
+        // What follows --threads would run (or fail later for another reason) if --threads -1 were let through.
+        string[] rest = command switch
+        {
+            "doctor" => ["--no-bench", "--reference", temp["missing"]],
+            "export" => ["--model", "tiny", "--img-size", "32", "-o", temp["tiny.pth"]],
+            "test" => ["--volume-path", temp["missing"]],
+            _ => ["-i", temp["missing.nii.gz"], "-o", temp["out.nii.gz"]],
+        };
+        int before = torch.get_num_threads();
+        Samed.Run([command, "--threads", "-1", .. rest]).AssertFails(ExitCodes.BadInput, $"samed {command}: --threads -1 must not be negative");
+        Assert.Equal(before, torch.get_num_threads());
+        Assert.False(File.Exists(temp["tiny.pth"]));
     }
 
     [Fact]

@@ -64,34 +64,33 @@ public abstract class AdaptedSam : nn.Module
     /// </summary>
     public void LoadCheckpoint(string path)
     {
-        var file = PthStateDict.Read(path);
-        try
+        using var file = new StrategyCheckpoint(path);
+        LoadCheckpoint(file);
+    }
+
+    /// <summary>Loads a checkpoint already read (e.g. for its <see cref="StrategyCheckpoint.Contents"/>), as <see cref="LoadCheckpoint(string)"/>.</summary>
+    public void LoadCheckpoint(StrategyCheckpoint checkpoint)
+    {
+        var file = checkpoint.Tensors;
+        var expected = CheckpointTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
+        var problems = new List<string>();
+        foreach (var (key, want) in expected)
         {
-            var expected = CheckpointTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
-            var problems = new List<string>();
-            foreach (var (key, want) in expected)
-            {
-                if (!file.TryGetValue(key, out var have))
-                    problems.Add($"missing {key} [{SamCheckpoint.Shape(want)}]");
-                else if (!have.shape.SequenceEqual(want.shape))
-                    problems.Add($"{key} is [{SamCheckpoint.Shape(have)}] in the file but the model needs [{SamCheckpoint.Shape(want)}]");
-            }
-            foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
-                problems.Add($"unexpected {key} [{SamCheckpoint.Shape(file[key])}]");
-            if (problems.Count > 0)
-            {
-                var held = CheckpointContents.Describe(file);
-                throw new InvalidDataException(
-                    $"{path}: this checkpoint is {held}, but the model is {Describe()} "
-                    + $"({problems.Count} problem(s): {string.Join("; ", problems.Take(3))}{(problems.Count > 3 ? "; ..." : "")})");
-            }
-            SamCheckpoint.CopyInto(expected, file);
+            if (!file.TryGetValue(key, out var have))
+                problems.Add($"missing {key} [{SamCheckpoint.Shape(want)}]");
+            else if (!have.shape.SequenceEqual(want.shape))
+                problems.Add($"{key} is [{SamCheckpoint.Shape(have)}] in the file but the model needs [{SamCheckpoint.Shape(want)}]");
         }
-        finally
+        foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
+            problems.Add($"unexpected {key} [{SamCheckpoint.Shape(file[key])}]");
+        if (problems.Count > 0)
         {
-            foreach (var tensor in file.Values)
-                tensor.Dispose();
+            var held = CheckpointContents.Describe(file);
+            throw new InvalidDataException(
+                $"{checkpoint.Path}: this checkpoint is {held}, but the model is {Describe()} "
+                + $"({problems.Count} problem(s): {string.Join("; ", problems.Take(3))}{(problems.Count > 3 ? "; ..." : "")})");
         }
+        SamCheckpoint.CopyInto(expected, file);
     }
 
     /// <summary>"vit_b-width encoder (12 blocks), lora rank 4, 8 classes" style, for messages.</summary>

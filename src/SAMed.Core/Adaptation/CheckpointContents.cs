@@ -1,4 +1,3 @@
-using SAMed.Checkpoints;
 using SAMed.Lora;
 using SAMed.Modeling;
 using static TorchSharp.torch;
@@ -14,17 +13,8 @@ public sealed record CheckpointContents(string Strategy, int? Rank, int? NumClas
     /// <summary>Reads a checkpoint file; a missing or damaged file, or one that is no strategy checkpoint, is an exception naming it.</summary>
     public static CheckpointContents Read(string path)
     {
-        var tensors = PthStateDict.Read(path);
-        try
-        {
-            return Of(tensors) ?? throw new InvalidDataException(
-                $"{path}: not a SAMed.NET or SAMed checkpoint (no w_a_000, adapters, image_encoder.* or mask_decoder.* tensors; keys: {string.Join(", ", tensors.Keys.Take(5))}...)");
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
-        }
+        using var file = new StrategyCheckpoint(path);
+        return file.Contents;
     }
 
     /// <summary>The contents of a state dict; null when it is no strategy checkpoint.</summary>

@@ -18,7 +18,17 @@ public static class ModelFactory
     /// <paramref name="strategyCheckpoint"/> (if given), converts a frozen encoder to the spec's precision and moves
     /// the model to <paramref name="device"/>.
     /// </summary>
-    public static AdaptedSam Create(ModelSpec spec, string? samCheckpoint = null, string? strategyCheckpoint = null, Device? device = null)
+    public static AdaptedSam Create(ModelSpec spec, string? samCheckpoint = null, string? strategyCheckpoint = null, Device? device = null) =>
+        Build(spec, samCheckpoint, strategyCheckpoint is null ? null : model => model.LoadCheckpoint(strategyCheckpoint), device);
+
+    /// <summary>
+    /// As <see cref="Create(ModelSpec, string?, string?, Device?)"/> with the strategy's checkpoint as its caller holds
+    /// it (read once, e.g. for its contents before the spec was decided, and loaded from the same tensors).
+    /// </summary>
+    public static AdaptedSam Create(ModelSpec spec, string? samCheckpoint, StrategyCheckpoint? strategyCheckpoint, Device? device = null) =>
+        Build(spec, samCheckpoint, strategyCheckpoint is null ? null : model => model.LoadCheckpoint(strategyCheckpoint), device);
+
+    private static AdaptedSam Build(ModelSpec spec, string? samCheckpoint, Action<AdaptedSam>? loadStrategyCheckpoint, Device? device)
     {
         spec.Validate("model");
         using var pause = GcPause.Begin();
@@ -33,8 +43,7 @@ public static class ModelFactory
                 SamCheckpoint.LoadOfficial(sam, samCheckpoint);
             model = Adapt(sam, spec);
             model.Spec = spec;
-            if (strategyCheckpoint is not null)
-                model.LoadCheckpoint(strategyCheckpoint);
+            loadStrategyCheckpoint?.Invoke(model);
             TrainingPrecision.Apply(model, spec.Precision);
             if (device is not null)
                 model.to(device);

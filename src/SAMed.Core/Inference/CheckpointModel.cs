@@ -10,10 +10,13 @@ namespace SAMed.Inference;
 /// </summary>
 public static class CheckpointModel
 {
-    public static InferenceConfig Resolve(ModelLoadOptions options)
+    /// <param name="strategyCheckpoint">The file of <see cref="ModelLoadOptions.LoraCheckpoint"/> (null when none), held by the caller so that the model loads the same read.</param>
+    public static InferenceConfig Resolve(ModelLoadOptions options, StrategyCheckpoint? strategyCheckpoint)
     {
         string? path = options.LoraCheckpoint;
-        var contents = path is null ? null : CheckpointContents.Read(path);
+        if (path != strategyCheckpoint?.Path)
+            throw new ArgumentException($"the strategy checkpoint given ({strategyCheckpoint?.Path ?? "none"}) is not the options' ({path ?? "none"})", nameof(strategyCheckpoint));
+        var contents = strategyCheckpoint?.Contents;
         var described = path is null ? null : ModelSpecFile.FindBeside(path);
         if (options.ConfigPath is not null)
         {

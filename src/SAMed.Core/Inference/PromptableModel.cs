@@ -66,12 +66,14 @@ public sealed class PromptableModel : IDisposable
         if (options.Checkpoint is not null)
             throw new ArgumentException($"{options.Checkpoint}: prompts need the complete SAM checkpoint (--sam-checkpoint) plus optionally --lora; a merged export is not supported yet");
         var described = options.LoraCheckpoint is null ? null : ModelSpecFile.FindBeside(options.LoraCheckpoint);
-        var spec = described is null ? SpecFromOptions(options, norm) : SpecFromDescription(options, norm, described);
+        // Read once: for what it holds (when no description says it) and for the load.
+        using var strategyCheckpoint = options.LoraCheckpoint is null ? null : new StrategyCheckpoint(options.LoraCheckpoint);
+        var spec = described is null ? SpecFromOptions(options, norm, strategyCheckpoint) : SpecFromDescription(options, norm, described);
         if (spec.Size != "tiny" && options.SamCheckpoint is null)
             throw new ArgumentException($"prompts with {spec.Size} need --sam-checkpoint (an official SAM or MedSAM checkpoint)");
         var device = TorchDevices.Parse(options.Device);
         string size = spec.Size;
-        var model = ModelFactory.Create(spec, options.SamCheckpoint, options.LoraCheckpoint, device);
+        var model = ModelFactory.Create(spec, options.SamCheckpoint, strategyCheckpoint, device);
         var sam = model.Sam;
         try
         {
@@ -92,10 +94,10 @@ public sealed class PromptableModel : IDisposable
     }
 
     /// <summary>SAM's promptable architecture of the asked size, with the strategy the --lora file holds (decoder: SAM as it is).</summary>
-    private static ModelSpec SpecFromOptions(ModelLoadOptions options, PixelNorm? norm)
+    private static ModelSpec SpecFromOptions(ModelLoadOptions options, PixelNorm? norm, StrategyCheckpoint? strategyCheckpoint)
     {
         string size = options.ModelType ?? "vit_b";
-        var contents = options.LoraCheckpoint is null ? null : CheckpointContents.Read(options.LoraCheckpoint);
+        var contents = strategyCheckpoint?.Contents;
         var architecture = PromptableSam.Config(size, options.ImageSize, unitInputs: norm == PixelNorm.MedSam);
         return new ModelSpec
         {

@@ -114,15 +114,7 @@ public sealed class SegmentationModel : IDisposable
 
     private static SegmentationModel LoadAdapted(ModelLoadOptions options, Device device)
     {
-        var config = CheckpointModel.Resolve(options);
-        var spec = config.ToSpec();
-        // A full fine-tuning checkpoint holds the whole SAM; every other strategy needs SAM's pretrained encoder.
-        if (options.SamCheckpoint is null && spec.Custom is null && SamBuilder.PretrainedTypes.Contains(spec.Size) && spec.Strategy != Strategies.Full)
-            throw new ArgumentException($"{spec.Size} needs a SAM checkpoint (e.g. sam_{spec.Size}_*.pth): SAMed's image encoder is SAM's, frozen");
-
-        if (options.LoraCheckpoint is null)
-            spec = spec with { Strategy = Strategies.Decoder };
-        var model = ModelFactory.Create(spec, options.SamCheckpoint, options.LoraCheckpoint, device: null);
+        var (config, model) = BuildAdapted(options);
         try
         {
             var parts = new List<string> { options.SamCheckpoint is null ? $"random-init {config.ModelType} (seed {config.Seed})" : $"{config.ModelType} from {options.SamCheckpoint}" };
@@ -146,6 +138,24 @@ public sealed class SegmentationModel : IDisposable
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The configuration the options and the strategy checkpoint say, and its model on the CPU. The checkpoint is read
+    /// once: the same tensors say what it holds and are loaded; they are released before the model moves on.
+    /// </summary>
+    private static (InferenceConfig Config, AdaptedSam Model) BuildAdapted(ModelLoadOptions options)
+    {
+        using var strategyCheckpoint = options.LoraCheckpoint is null ? null : new StrategyCheckpoint(options.LoraCheckpoint);
+        var config = CheckpointModel.Resolve(options, strategyCheckpoint);
+        var spec = config.ToSpec();
+        // A full fine-tuning checkpoint holds the whole SAM; every other strategy needs SAM's pretrained encoder.
+        if (options.SamCheckpoint is null && spec.Custom is null && SamBuilder.PretrainedTypes.Contains(spec.Size) && spec.Strategy != Strategies.Full)
+            throw new ArgumentException($"{spec.Size} needs a SAM checkpoint (e.g. sam_{spec.Size}_*.pth): SAMed's image encoder is SAM's, frozen");
+
+        if (options.LoraCheckpoint is null)
+            spec = spec with { Strategy = Strategies.Decoder };
+        return (config, ModelFactory.Create(spec, options.SamCheckpoint, strategyCheckpoint, device: null));
     }
 
     /// <summary>Applies explicit options over a configuration file's settings.</summary>

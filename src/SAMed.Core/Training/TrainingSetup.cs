@@ -42,7 +42,8 @@ public sealed record StepPlan(int IterationsPerEpoch, int Epochs, long TotalStep
 
 /// <summary>
 /// What a session trains with, built in SAMed's order: torch's threads and device, the model (seeded, so a resume
-/// rebuilds the same frozen weights), the loader, the learning-rate schedule, the optimizer and the loss; on resume
+/// rebuilds the same frozen weights), the loader, the learning-rate schedule and the optimizer (the loss comes with the
+/// step: SAMed's in the semantic mode, MedSAM's in the promptable one); on resume
 /// the trainable tensors, the optimizer state and torch's RNG are restored. The rest of the trainer reaches the model
 /// only through this class (the step, preview masks, save, held-out evaluation, resume state), so the model is
 /// created, and its trainable tensors chosen, in one place.
@@ -77,7 +78,6 @@ internal sealed class TrainingSetup : IDisposable
             throw new InvalidDataException($"{data.Layout.TrainListPath}: {dataset.Count} slices give {Loader.BatchesPerEpoch} batches, the plan {plan.IterationsPerEpoch}");
         Schedule = new LearningRateSchedule(config.BaseLr, config.Warmup, config.WarmupPeriod, plan.ScheduleIterations, config.LrExponent);
         Optimizer = OptimizerFactory.Create(config, trainable.Select(t => t.Parameter), Schedule.Initial);
-        Loss = new SamedLoss(config.NumClasses + 1, config.DiceWeight);
     }
 
     public TrainConfig Config { get; }
@@ -91,7 +91,6 @@ internal sealed class TrainingSetup : IDisposable
     public DataLoader Loader { get; }
     public LearningRateSchedule Schedule { get; }
     public SamedOptimizer Optimizer { get; }
-    public SamedLoss Loss { get; }
 
     /// <summary>Where training continues: steps done, and the training seconds before this session.</summary>
     public long StartIteration { get; private set; }
@@ -139,15 +138,16 @@ internal sealed class TrainingSetup : IDisposable
     /// <summary>
     /// The step the run makes: SAMed's (<see cref="TrainingStep"/> on one device, <see cref="DataParallelStep"/> on
     /// several; <paramref name="observe"/> sees each forward's images and (gathered) logits), or in the promptable mode
-    /// <see cref="PromptableStep"/> (no previews).
+    /// <see cref="PromptableStep"/> (no previews; its loss is <see cref="PromptableLoss"/>, so no <see cref="SamedLoss"/> is built).
     /// </summary>
     public IBatchStep CreateStep(Func<Tensor, Tensor, Tensor> observe)
     {
         if (Promptable)
             return new PromptableStep(new PromptableSam(model.Sam), Config, Optimizer, Device);
+        var loss = new SamedLoss(Config.NumClasses + 1, Config.DiceWeight);
         IOptimizerStep step = parallel is null
-            ? new TrainingStep(images => observe(images, ForwardLowRes(images)), Loss, Optimizer, Config.GradAccumSteps)
-            : new DataParallelStep(parallel, Loss, Optimizer, Config.GradAccumSteps, observe);
+            ? new TrainingStep(images => observe(images, ForwardLowRes(images)), loss, Optimizer, Config.GradAccumSteps)
+            : new DataParallelStep(parallel, loss, Optimizer, Config.GradAccumSteps, observe);
         return new SemanticBatchStep(step, Device);
     }
 

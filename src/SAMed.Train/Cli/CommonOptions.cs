@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SAMed.Evaluation;
+using TorchSharp;
 
 namespace SAMed.Train.Cli;
 
@@ -14,6 +15,19 @@ internal static class CommonOptions
         if (defaultValue is not null)
             option.DefaultValueFactory = _ => defaultValue;
         return option;
+    }
+
+    /// <summary>--threads: libtorch's CPU threads (0: its default); <see cref="ApplyThreads"/> checks and sets it.</summary>
+    public static Option<int> Threads() => new("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+
+    /// <summary>Sets libtorch's threads from --threads; a negative count is an error, 0 leaves libtorch's default.</summary>
+    public static void ApplyThreads(ParseResult result, Option<int> option)
+    {
+        int threads = result.GetValue(option);
+        if (threads < 0)
+            throw new ArgumentException($"--threads {threads} must not be negative");
+        if (threads > 0)
+            torch.set_num_threads(threads);
     }
 
     /// <summary>--batch-size (also --batch): slices per forward pass of test and predict.</summary>

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using SAMed.Inference;
-using TorchSharp;
 
 namespace SAMed.Train.Cli;
 
@@ -34,7 +33,7 @@ internal sealed class ModelCommandOptions
     };
     public Option<bool> MergeLora { get; } = new("--merge-lora") { Description = "Fold LoRA into the qkv weights before running (same outputs to float tolerance, no LoRA cost per forward)." };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+    public Option<int> Threads { get; } = CommonOptions.Threads();
 
     public void AddTo(Command command)
     {
@@ -42,14 +41,7 @@ internal sealed class ModelCommandOptions
             command.Options.Add(option);
     }
 
-    public void ApplyThreads(ParseResult result)
-    {
-        int threads = result.GetValue(Threads);
-        if (threads < 0)
-            throw new ArgumentException($"--threads {threads} must not be negative");
-        if (threads > 0)
-            torch.set_num_threads(threads);
-    }
+    public void ApplyThreads(ParseResult result) => CommonOptions.ApplyThreads(result, Threads);
 
     public ModelLoadOptions Options(ParseResult result) => new()
     {

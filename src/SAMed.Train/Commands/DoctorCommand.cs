@@ -1,7 +1,6 @@
 using System.CommandLine;
 using SAMed.Diagnostics;
 using SAMed.Train.Cli;
-using TorchSharp;
 
 namespace SAMed.Train.Commands;
 
@@ -28,7 +27,7 @@ public static class DoctorCommand
         var iterations = new Option<int>("--iterations") { Description = "Timed runs of the forward and of the step.", DefaultValueFactory = _ => bench.Iterations };
         var bf16 = new Option<bool>("--bf16") { Description = "Timed part with the frozen image encoder in bfloat16 (as train --precision bfloat16)." };
         var noTf32 = new Option<bool>("--no-tf32") { Description = "Timed part without TF32 on CUDA (train's allow_tf32 false); the comparisons never use it." };
-        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+        var threads = CommonOptions.Threads();
 
         var command = new Command("doctor", "Check a device: libtorch build, device and memory, SAMed's reference numbers and the CPU's on it, a timed vit_b 512 forward and step. Exit code 0 only if every check passes.")
         {
@@ -36,8 +35,7 @@ public static class DoctorCommand
         };
         command.SetAction(result =>
         {
-            if (result.GetValue(threads) is int count and > 0)
-                torch.set_num_threads(count);
+            CommonOptions.ApplyThreads(result, threads);
             var options = new DoctorOptions
             {
                 Device = result.GetValue(device)!,

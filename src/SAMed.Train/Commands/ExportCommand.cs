@@ -20,6 +20,7 @@ public static class ExportCommand
         model.AddTo(command);
         command.SetAction(result =>
         {
+            model.ApplyThreads(result);
             var options = model.Options(result) with { MergeLora = true };
             using var loaded = SegmentationModel.Load(options);
             var config = loaded.Config;

@@ -1,4 +1,5 @@
 using SAMed.Adaptation;
+using SAMed.Checkpoints;
 using SAMed.Diagnostics;
 using SAMed.Inference;
 using SAMed.Lora;
@@ -97,6 +98,40 @@ public class ModelLoadingTests
         using var otherSeed = SegmentationModel.Load(new ModelLoadOptions { ModelType = "tiny", ImageSize = 32, Seed = 78, LoraCheckpoint = loraPath });
         using var differs = otherSeed.Sam.Forward(input, true, 32);
         Assert.True((differs.masks - want.masks).abs().max().item<float>() > 1e-3f, "another seed must give another random encoder");
+    }
+
+    [SkippableFact]
+    public void AFullFineTuningCheckpointIsOpenedOnceAndLoadsExactlyWhatItHolds()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "file opens are counted with inotify");
+        string path = Path.Combine(TestFiles.TempDirectory(), "epoch_3.pth");
+        using var trained = ModelFactory.Create(new ModelSpec { Size = "tiny", ImgSize = 32, NumClasses = 3, Strategy = Strategies.Full, Seed = 77 });
+        using (torch.no_grad())
+        {
+            foreach (var (_, parameter) in trained.TrainableParameters())
+                parameter.add_(torch.randn_like(parameter) * 0.05);
+        }
+        trained.SaveCheckpoint(path);
+        var want = ModuleStateDict.Ordered(trained.Sam).ToList();
+
+        // With the description written beside it (as training does), and without (its keys and shapes say the model).
+        foreach (var (options, described) in new[]
+        {
+            (new ModelLoadOptions { LoraCheckpoint = path }, true),
+            (new ModelLoadOptions { LoraCheckpoint = path, ImageSize = 32 }, false),
+        })
+        {
+            if (!described)
+                File.Delete(ModelSpecFile.PathBeside(path));
+            using var opens = new FileOpenCounter(path);
+            using var loaded = SegmentationModel.Load(options);
+            Assert.Equal(1, opens.Opens());
+            Assert.Equal(Strategies.Full, loaded.Config.Strategy);
+            var got = ModuleStateDict.Ordered(loaded.Sam).ToDictionary(kv => kv.Key, kv => kv.Value);
+            Assert.Equal(want.Select(kv => kv.Key), got.Keys);
+            foreach (var (name, tensor) in want)
+                Assert.True(tensor.equal(got[name]).all().item<bool>(), $"{(described ? "described" : "bare")} checkpoint: {name} differs from the saved tensor");
+        }
     }
 
     [Fact]
