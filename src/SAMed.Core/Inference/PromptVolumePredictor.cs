@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SAMed.Data;
 using SAMed.IO;
+using SAMed.TorchInterop;
 using static TorchSharp.torch;
 
 namespace SAMed.Inference;
@@ -14,7 +15,9 @@ namespace SAMed.Inference;
 /// on (with the box there, if any); a click-only object is then carried slice by slice to its neighbours, each slice
 /// prompted with the bounding box of the previous slice's mask (MedSAM's box prompt), filling the slices between
 /// clicked ones and continuing past the outermost ones until the mask vanishes. Objects are written in order, so a
-/// later object wins where two overlap.
+/// later object wins where two overlap. As in <see cref="VolumePredictor"/>, the volume is held once, in its stored
+/// type, with the uint8 map beside it: a slice is read and windowed when it is embedded (<see cref="WindowedVolume"/>),
+/// and each mask is painted into the map as soon as it is made.
 /// </summary>
 public sealed class PromptVolumePredictor
 {
@@ -35,22 +38,18 @@ public sealed class PromptVolumePredictor
     /// <summary>The label map (uint8 on the input's grid) for <paramref name="objects"/>; prompts are checked first.</summary>
     public NiftiImage Predict(NiftiImage image, IReadOnlyList<PromptedObject> objects, string source, Action<int, int>? progress = null)
     {
-        var slicer = new VolumeSlicer(SpatialShape(image, source), Options.SliceAxis);
+        var slicer = new VolumeSlicer(WindowedVolume.SpatialShape(image.Shape, source), Options.SliceAxis);
         foreach (var o in objects)
             o.Validate(slicer, source);
-        var values = Window(image.ToFloat(), source);
-        var labels = new byte[image.VoxelCount];
-        using var embeddings = new EmbeddingCache(model, slicer, values, EmbeddingCacheSlices);
+        var volume = new WindowedVolume(image, Options, source);
+        var labels = new LabelMap(slicer);
+        using var embeddings = new EmbeddingCache(model, volume, EmbeddingCacheSlices);
         for (int i = 0; i < objects.Count; i++)
         {
-            foreach (var (slice, mask) in SegmentObject(objects[i], slicer, embeddings))
-                Paint(labels, slicer, slice, mask, (byte)objects[i].Label);
+            SegmentObject(objects[i], slicer, embeddings, labels);
             progress?.Invoke(i + 1, objects.Count);
         }
-        var result = new double[labels.Length];
-        for (int i = 0; i < labels.Length; i++)
-            result[i] = labels[i];
-        return NiftiImage.Create(image.Header, image.Shape, NiftiDataType.UInt8, result);
+        return NiftiImage.FromStored(image.Header, image.Shape, NiftiDataType.UInt8, labels.Labels);
     }
 
     /// <summary>Predicts one file and writes the label map (temporary file, then rename) and the overlay with the boxes.</summary>
@@ -74,24 +73,24 @@ public sealed class PromptVolumePredictor
         if (Options.OverlayDir is not null)
         {
             overlay = Path.Combine(Options.OverlayDir, VolumePredictor.NiftiStem(inputPath) + "_overlay.png");
-            var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
+            var volume = new WindowedVolume(image, Options, inputPath);
             var boxes = objects.Where(o => o.Box is not null)
                 .Select(o => new OverlayBox(o.Label, o.Box!.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, o.Box.SliceStart, o.Box.SliceEnd)).ToList();
             var names = Options.ClassNames is { } known && known.Count >= maxLabel
                 ? known
                 : [.. Enumerable.Range(1, maxLabel).Select(l => $"label {l}")];
-            var windowed = Window(image.ToFloat(), inputPath);
-            OverlayMontage.Write(overlay, slicer, s => slicer.Slice(windowed, s), labels.RawData, names, image.Orientation, boxes);
+            OverlayMontage.Write(overlay, volume.Slicer, volume.Slice, labels.RawData, names, image.Orientation, boxes);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
     }
 
-    /// <summary>The (slice, mask) pairs of one object, in the order they were segmented.</summary>
-    private List<(int Slice, bool[,] Mask)> SegmentObject(PromptedObject o, VolumeSlicer slicer, EmbeddingCache embeddings)
+    /// <summary>Segments one object slice by slice, each mask painted with the object's label as soon as it is made.</summary>
+    private void SegmentObject(PromptedObject o, VolumeSlicer slicer, EmbeddingCache embeddings, LabelMap labels)
     {
         var size = (slicer.Rows, slicer.Columns);
         var clicks = o.Points.GroupBy(p => Coordinates(p, slicer).Slice).ToDictionary(g => g.Key, g => g.ToList());
-        var masks = new SortedDictionary<int, bool[,]>();
+        // The bounding box of each segmented slice's mask (null: empty), all that propagation reads of a finished slice.
+        var boxes = new Dictionary<int, (double X0, double Y0, double X1, double Y1)?>();
         SlicePrompt PromptOn(int slice)
         {
             var points = clicks.TryGetValue(slice, out var list)
@@ -100,29 +99,33 @@ public sealed class PromptVolumePredictor
             (double, double, double, double)? box = o.Box is { } b && slice >= b.SliceStart && slice <= b.SliceEnd ? (b.X0, b.Y0, b.X1, b.Y1) : null;
             return new SlicePrompt(points, box);
         }
+        void Segment(int slice, SlicePrompt prompt)
+        {
+            var mask = model.Segment(embeddings.Get(slice), size, prompt).Mask;
+            boxes[slice] = BoundingBox(mask);
+            labels.Paint(slice, mask, (byte)o.Label);
+        }
 
         var seeds = new SortedSet<int>(clicks.Where(kv => kv.Value.Any(p => p.Positive)).Select(kv => kv.Key));
         if (o.Box is { } range)
             for (int s = range.SliceStart; s <= range.SliceEnd; s++)
                 seeds.Add(s);
         foreach (int s in seeds)
-            masks[s] = model.Segment(embeddings.Get(s), size, PromptOn(s)).Mask;
+            Segment(s, PromptOn(s));
         if (o.Box is null)
-            Propagate(masks, seeds, slicer, embeddings);
-        return [.. masks.Select(kv => (kv.Key, kv.Value))];
+            Propagate(boxes, seeds, slicer.SliceCount, Segment);
     }
 
     /// <summary>Fills the gaps between clicked slices and continues past the outermost ones with the previous mask's box.</summary>
-    private void Propagate(SortedDictionary<int, bool[,]> masks, SortedSet<int> seeds, VolumeSlicer slicer, EmbeddingCache embeddings)
+    private static void Propagate(
+        Dictionary<int, (double X0, double Y0, double X1, double Y1)?> boxes, SortedSet<int> seeds, int sliceCount, Action<int, SlicePrompt> segment)
     {
-        var size = (slicer.Rows, slicer.Columns);
         bool Step(int from, int to)
         {
-            if (to < 0 || to >= slicer.SliceCount || masks.ContainsKey(to) || !masks.TryGetValue(from, out var previous) || BoundingBox(previous) is not { } box)
+            if (to < 0 || to >= sliceCount || boxes.ContainsKey(to) || !boxes.TryGetValue(from, out var previous) || previous is not { } box)
                 return false;
-            var mask = model.Segment(embeddings.Get(to), size, new SlicePrompt([], box)).Mask;
-            masks[to] = mask;
-            return BoundingBox(mask) is not null;
+            segment(to, new SlicePrompt([], box));
+            return boxes[to] is not null;
         }
         for (int s = seeds.Min; s < seeds.Max; s++)
             Step(s, s + 1);
@@ -149,39 +152,33 @@ public sealed class PromptVolumePredictor
         return (xyz[slicer.SliceAxis], xyz[slicer.ColumnAxis], xyz[slicer.RowAxis]);
     }
 
-    private static void Paint(byte[] labels, VolumeSlicer slicer, int slice, bool[,] mask, byte label)
+    /// <summary>
+    /// The uint8 label map masks are painted into as they are made. Every <see cref="SlicesPerCollection"/> masks, the
+    /// garbage of those slices (at 512 x 512: the slice and its flat copy, 2 MB, when it is embedded; the mask and its
+    /// copy, 0.5 MB) is collected and glibc's heap trimmed (<see cref="BatchGarbage"/>), between the model's calls and
+    /// so outside their no-GC regions.
+    /// </summary>
+    private sealed class LabelMap(VolumeSlicer slicer)
     {
-        var current = slicer.Slice(labels, slice);
-        for (int r = 0; r < slicer.Rows; r++)
-            for (int c = 0; c < slicer.Columns; c++)
-                if (mask[r, c])
-                    current[r, c] = label;
-        slicer.Put(labels, slice, current);
-    }
+        public const int SlicesPerCollection = 8;
 
-    private float[] Window(float[] values, string source)
-    {
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i]))
-                throw new InvalidDataException($"{source}: voxel value {values[i]} at flat index {i} (images must be finite)");
-        if (!Options.ApplyWindow)
-            return values;
-        float min = (float)Options.WindowMin, max = (float)Options.WindowMax;
-        for (int i = 0; i < values.Length; i++)
-            values[i] = HuWindow.Apply(values[i], min, max);
-        return values;
-    }
+        private int painted;
 
-    private static int[] SpatialShape(NiftiImage image, string source)
-    {
-        var shape = image.Shape;
-        if (shape.Length < 3 || shape.Skip(3).Any(d => d != 1))
-            throw new InvalidDataException($"{source}: image has shape [{string.Join(", ", shape)}] (rank {shape.Length}); a 3D volume is needed");
-        return shape[..3];
+        public byte[] Labels { get; } = new byte[(long)slicer.Shape[0] * slicer.Shape[1] * slicer.Shape[2]];
+
+        public void Paint(int slice, bool[,] mask, byte label)
+        {
+            for (int r = 0; r < slicer.Rows; r++)
+                for (int c = 0; c < slicer.Columns; c++)
+                    if (mask[r, c])
+                        Labels[slicer.FlatIndex(slice, r, c)] = label;
+            if (++painted % SlicesPerCollection == 0)
+                BatchGarbage.Release();
+        }
     }
 
     /// <summary>Slice embeddings computed once and kept (up to a bound) while the objects of a volume are segmented.</summary>
-    private sealed class EmbeddingCache(PromptableModel model, VolumeSlicer slicer, float[] values, int capacity) : IDisposable
+    private sealed class EmbeddingCache(PromptableModel model, WindowedVolume volume, int capacity) : IDisposable
     {
         private readonly Dictionary<int, Tensor> cache = [];
         private readonly Queue<int> order = new();
@@ -196,7 +193,7 @@ public sealed class PromptVolumePredictor
                 cache[oldest].Dispose();
                 cache.Remove(oldest);
             }
-            embedding = model.EmbedSlice(slicer.Slice(values, slice));
+            embedding = model.EmbedSlice(volume.Slice(slice));
             cache[slice] = embedding;
             order.Enqueue(slice);
             return embedding;

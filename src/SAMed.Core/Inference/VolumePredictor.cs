@@ -32,10 +32,8 @@ public sealed class VolumePredictor
     /// <param name="progress">(slices done, slice count) after each batch.</param>
     public NiftiImage Predict(NiftiImage image, string source, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
-        var slicer = new VolumeSlicer(SpatialShape(image, source), Options.SliceAxis);
-        long bad = image.FirstNonFiniteVoxel();
-        if (bad >= 0)
-            throw new InvalidDataException($"{source}: voxel value {image.GetValue(bad)} at flat index {bad} (images must be finite)");
+        var volume = new WindowedVolume(image, Options, source);
+        var slicer = volume.Slicer;
         var labels = new byte[image.VoxelCount];
         progress?.Invoke(0, slicer.SliceCount);
         for (int start = 0; start < slicer.SliceCount; start += Options.BatchSize)
@@ -44,7 +42,7 @@ public sealed class VolumePredictor
             int count = Math.Min(Options.BatchSize, slicer.SliceCount - start);
             var slices = new float[count][,];
             for (int i = 0; i < count; i++)
-                slices[i] = WindowedSlice(image, slicer, start + i, source);
+                slices[i] = volume.Slice(start + i);
             var maps = segmenter.Segment(slices);
             if (maps.Count != count)
                 throw new InvalidOperationException($"the segmenter returned {maps.Count} label maps for {count} slices");
@@ -81,7 +79,7 @@ public sealed class VolumePredictor
         {
             CheckOutput(jobs[i].Input, jobs[i].Output);
             var header = Nifti.ReadHeader(jobs[i].Input);
-            sliceCounts[i] = SpatialShape(header.Shape, jobs[i].Input)[Options.SliceAxis];
+            sliceCounts[i] = WindowedVolume.SpatialShape(header.Shape, jobs[i].Input)[Options.SliceAxis];
         }
         int total = sliceCounts.Sum();
         int DoneBefore(int index) => sliceCounts.Take(index).Sum();
@@ -114,8 +112,8 @@ public sealed class VolumePredictor
         if (Options.OverlayDir is not null)
         {
             overlay = Path.Combine(Options.OverlayDir, NiftiStem(inputPath) + "_overlay.png");
-            var slicer = new VolumeSlicer(SpatialShape(image, inputPath), Options.SliceAxis);
-            OverlayMontage.Write(overlay, slicer, s => WindowedSlice(image, slicer, s, inputPath), labels.RawData,
+            var volume = new WindowedVolume(image, Options, inputPath);
+            OverlayMontage.Write(overlay, volume.Slicer, volume.Slice, labels.RawData,
                 Options.ClassNames ?? ClassNames.For(segmenter.NumClasses), image.Orientation);
         }
         return new PredictResult(inputPath, outputPath, image.Shape, counts, watch.Elapsed, overlay);
@@ -154,32 +152,5 @@ public sealed class VolumePredictor
             if (name.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
                 return name[..^extension.Length];
         return name;
-    }
-
-    /// <summary>One slice as the segmenter gets it: scaled values, windowed to [0, 1] unless the options say not to.</summary>
-    private float[,] WindowedSlice(NiftiImage image, VolumeSlicer slicer, int index, string source)
-    {
-        var slice = slicer.Slice(image, index);
-        float min = (float)Options.WindowMin, max = (float)Options.WindowMax;
-        for (int r = 0; r < slice.GetLength(0); r++)
-            for (int c = 0; c < slice.GetLength(1); c++)
-            {
-                float value = slice[r, c];
-                if (!float.IsFinite(value))
-                    throw new InvalidDataException($"{source}: voxel value {value} at flat index {slicer.FlatIndex(index, r, c)} (images must be finite)");
-                if (Options.ApplyWindow)
-                    slice[r, c] = HuWindow.Apply(value, min, max);
-            }
-        return slice;
-    }
-
-    /// <summary>[X, Y, Z] of a 3D volume (or a higher-rank one whose extra sizes are 1); anything else is an error naming the file.</summary>
-    private static int[] SpatialShape(NiftiImage image, string source) => SpatialShape(image.Shape, source);
-
-    private static int[] SpatialShape(int[] shape, string source)
-    {
-        if (shape.Length < 3 || shape.Skip(3).Any(d => d != 1))
-            throw new InvalidDataException($"{source}: image has shape [{string.Join(", ", shape)}] (rank {shape.Length}); a 3D volume is needed");
-        return shape[..3];
     }
 }

@@ -2,6 +2,7 @@ using SAMed.Data;
 using SAMed.Evaluation;
 using SAMed.Inference;
 using SAMed.IO;
+using SAMed.TorchInterop;
 
 namespace SAMed.VolumeTesting;
 
@@ -79,35 +80,55 @@ public sealed class PromptedVolumeTester
             VolumeTestNifti.Save(Options.SaveNiftiDir, volume, prediction);
     }
 
-    /// <summary>The prompted label map [Depth, Height, Width] of a volume, prompts taken from its ground truth.</summary>
+    /// <summary>Embedded slices between two collections of the managed garbage (see <see cref="PredictVolume"/>).</summary>
+    public const int SlicesPerCollection = 8;
+
+    /// <summary>
+    /// The prompted label map [Depth, Height, Width] of a volume, prompts taken from its ground truth. Every
+    /// <see cref="SlicesPerCollection"/> embedded slices, their garbage (at 512 x 512: the slice and its flat copy, 2 MB,
+    /// and 0.5 MB a class's mask) is collected and glibc's heap trimmed (<see cref="BatchGarbage"/>), between the
+    /// model's calls and so outside their no-GC regions.
+    /// </summary>
     public byte[] PredictVolume(StoredVolume volume)
     {
-        int h = volume.Height, w = volume.Width, plane = volume.SliceSize;
+        int plane = volume.SliceSize;
         var labels = volume.Labels;
+        // The reader's garbage (the label file's values in their stored type) goes first, so the map can take its place.
+        BatchGarbage.Release();
         var prediction = new byte[labels.Length];
         var target = new bool[plane];
+        int embedded = 0;
         for (int z = 0; z < volume.Depth; z++)
         {
-            var slice = labels.AsSpan(z * plane, plane);
             var present = new SortedSet<byte>();
-            foreach (byte v in slice)
+            foreach (byte v in labels.AsSpan(z * plane, plane))
                 if (v > 0)
                     present.Add(v);
             if (present.Count == 0)
                 continue;
-            using var embedding = model.EmbedSlice(volume.ImagePlanes(z)[0]);
-            foreach (byte c in present)
-            {
-                for (int i = 0; i < plane; i++)
-                    target[i] = slice[i] == c;
-                var (mask, _) = model.Segment(embedding, (h, w), PromptFor(target, h, w));
-                for (int y = 0; y < h; y++)
-                    for (int x = 0; x < w; x++)
-                        if (mask[y, x])
-                            prediction[z * plane + y * w + x] = c;
-            }
+            SegmentSlice(volume, z, present, target, prediction);
+            if (++embedded % SlicesPerCollection == 0)
+                BatchGarbage.Release();
         }
         return prediction;
+    }
+
+    /// <summary>Embeds slice <paramref name="z"/> and paints the mask of each class present, prompted from its ground truth.</summary>
+    private void SegmentSlice(StoredVolume volume, int z, SortedSet<byte> present, bool[] target, byte[] prediction)
+    {
+        int h = volume.Height, w = volume.Width, plane = volume.SliceSize;
+        var slice = volume.Labels.AsSpan(z * plane, plane);
+        using var embedding = model.EmbedSlice(volume.ImagePlanes(z)[0]);
+        foreach (byte c in present)
+        {
+            for (int i = 0; i < plane; i++)
+                target[i] = slice[i] == c;
+            var (mask, _) = model.Segment(embedding, (h, w), PromptFor(target, h, w));
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    if (mask[y, x])
+                        prediction[z * plane + y * w + x] = c;
+        }
     }
 
     private SlicePrompt PromptFor(bool[] target, int h, int w)

@@ -1,7 +1,9 @@
+using SAMed.Data;
 using SAMed.Inference;
 using SAMed.IO;
 using SAMed.Tests.IO;
 using SAMed.Tests.Reference;
+using SAMed.VolumeTesting;
 
 namespace SAMed.Tests.Inference;
 
@@ -39,6 +41,122 @@ public class PromptVolumePredictorTests
                 }
         Assert.Equal(source.VoxelCount, result.ClassVoxels.Sum());
         PngTests.AssertValidRgbPng(File.ReadAllBytes(result.Overlay!));
+    }
+
+    [Theory]
+    [InlineData(2, true)]
+    [InlineData(0, false)]
+    public void SlicesReadFromTheStoredVolumeGiveTheLabelsOfTheWholeVolumeAlgorithm(int sliceAxis, bool window)
+    {
+        // A scaled int16 volume: each slice is read from the stored voxels and windowed when it is embedded; the
+        // reference windows a float32 copy of the whole volume, keeps every mask and paints them per object at the end.
+        int[] shape = [28, 24, 12];
+        var values = new double[shape[0] * shape[1] * shape[2]];
+        for (int z = 0, i = 0; z < shape[2]; z++)
+            for (int y = 0; y < shape[1]; y++)
+                for (int x = 0; x < shape[0]; x++, i++)
+                {
+                    double organ = Math.Pow((x - 14.0) / 9, 2) + Math.Pow((y - 12.0) / 8, 2) + Math.Pow((z - 6.0) / 4, 2);
+                    values[i] = (organ < 1 ? 300 : -200) + (x * 7 + y * 13 + z * 29) % 40 - 1000;
+                }
+        var stored = NiftiImage.Create(VolumeTestNifti.SamedHeader(), shape, NiftiDataType.Int16, values);
+        var image = new NiftiImage(stored.Header with { SclSlope = 0.5f, SclInter = 450 }, stored.RawData.ToArray());
+        var slicer = new VolumeSlicer(shape, sliceAxis);
+        int last = slicer.SliceCount - 1, rows = slicer.Rows, columns = slicer.Columns;
+        int[] at = [0, 0, 0];
+        VoxelPoint Click(int slice, int column, int row, bool positive = true)
+        {
+            at[slicer.SliceAxis] = slice;
+            at[slicer.ColumnAxis] = column;
+            at[slicer.RowAxis] = row;
+            return new VoxelPoint(at[0], at[1], at[2], positive);
+        }
+        List<PromptedObject> objects =
+        [
+            new(3, new VolumeBox(4, 5, columns - 8, rows - 6, 1, last - 2), []),
+            new(5, null, [Click(2, columns / 3, rows / 2), Click(last / 2, columns / 2, rows / 2), Click(last / 2, 1, 1, positive: false)]),
+            new(9, new VolumeBox(columns / 4, rows / 4, columns * 3 / 4, rows * 3 / 4, last / 2, last), [Click(last - 1, columns / 2, rows / 2 + 1)]),
+        ];
+        var options = new PredictOptions { SliceAxis = sliceAxis, ApplyWindow = window, WindowMin = -125, WindowMax = 275 };
+        using var model = TinyModel();
+
+        var labels = new PromptVolumePredictor(model, options) { EmbeddingCacheSlices = 3 }.Predict(image, objects, "synthetic.nii.gz");
+        var expected = WholeVolumePrediction(model, image, objects, options);
+
+        Assert.Equal(NiftiDataType.UInt8, labels.DataType);
+        Assert.Equal(expected.RawData.ToArray(), labels.RawData.ToArray());
+        string directory = TestFiles.TempDirectory();
+        Nifti.Write(Path.Combine(directory, "expected.nii"), expected);
+        Nifti.Write(Path.Combine(directory, "labels.nii"), labels);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(directory, "expected.nii")), File.ReadAllBytes(Path.Combine(directory, "labels.nii")));
+        var written = labels.RawData.ToArray();
+        Assert.True(written.Distinct().Count() >= 3, $"labels {string.Join(", ", written.Distinct())}: the objects should leave at least two labels besides 0");
+        Assert.True(slicer.Slice(written, 0).Cast<int>().Contains(5), "the clicked object should be carried past its first click to slice 0");
+    }
+
+    /// <summary>The prediction as a float32 copy of the whole volume, every mask of an object kept, then painted slice by slice.</summary>
+    private static NiftiImage WholeVolumePrediction(PromptableModel model, NiftiImage image, IReadOnlyList<PromptedObject> objects, PredictOptions options)
+    {
+        var slicer = new VolumeSlicer(image.Shape[..3], options.SliceAxis);
+        var values = image.ToFloat();
+        if (options.ApplyWindow)
+            for (int i = 0; i < values.Length; i++)
+                values[i] = HuWindow.Apply(values[i], (float)options.WindowMin, (float)options.WindowMax);
+        var size = (slicer.Rows, slicer.Columns);
+        var labels = new byte[values.Length];
+        foreach (var o in objects)
+        {
+            var masks = new SortedDictionary<int, bool[,]>();
+            (int Slice, double Column, double Row) Where(VoxelPoint p)
+            {
+                int[] xyz = [p.X, p.Y, p.Z];
+                return (xyz[slicer.SliceAxis], xyz[slicer.ColumnAxis], xyz[slicer.RowAxis]);
+            }
+            bool[,] Segment(int slice, SlicePrompt prompt)
+            {
+                using var embedding = model.EmbedSlice(slicer.Slice(values, slice));
+                return model.Segment(embedding, size, prompt).Mask;
+            }
+            var seeds = new SortedSet<int>(o.Points.Where(p => p.Positive).Select(p => Where(p).Slice));
+            if (o.Box is { } range)
+                for (int s = range.SliceStart; s <= range.SliceEnd; s++)
+                    seeds.Add(s);
+            foreach (int s in seeds)
+            {
+                var points = o.Points.Where(p => Where(p).Slice == s).Select(p => (Where(p).Column, Where(p).Row, p.Positive ? 1 : 0)).ToList();
+                (double, double, double, double)? box = o.Box is { } b && s >= b.SliceStart && s <= b.SliceEnd ? (b.X0, b.Y0, b.X1, b.Y1) : null;
+                masks[s] = Segment(s, new SlicePrompt(points, box));
+            }
+            if (o.Box is null)
+            {
+                bool Step(int from, int to)
+                {
+                    if (to < 0 || to >= slicer.SliceCount || masks.ContainsKey(to) || !masks.TryGetValue(from, out var previous)
+                        || PromptVolumePredictor.BoundingBox(previous) is not { } box)
+                        return false;
+                    masks[to] = Segment(to, new SlicePrompt([], box));
+                    return PromptVolumePredictor.BoundingBox(masks[to]) is not null;
+                }
+                for (int s = seeds.Min; s < seeds.Max; s++)
+                    Step(s, s + 1);
+                for (int s = seeds.Max; Step(s, s + 1); s++)
+                {
+                }
+                for (int s = seeds.Min; Step(s, s - 1); s--)
+                {
+                }
+            }
+            foreach (var (slice, mask) in masks)
+            {
+                var current = slicer.Slice(labels, slice);
+                for (int r = 0; r < slicer.Rows; r++)
+                    for (int c = 0; c < slicer.Columns; c++)
+                        if (mask[r, c])
+                            current[r, c] = o.Label;
+                slicer.Put(labels, slice, current);
+            }
+        }
+        return NiftiImage.Create(image.Header, image.Shape, NiftiDataType.UInt8, labels.Select(v => (double)v).ToArray());
     }
 
     [Theory]
