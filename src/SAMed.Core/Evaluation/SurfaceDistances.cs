@@ -63,7 +63,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     internal static SurfaceDistances Within<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> reference, VoxelGrid grid, BoundingBox box, T value)
         where T : IEquatable<T>
     {
-        var pair = new SurfacePair(SurfaceColumns.Of(result, grid, box, value), SurfaceColumns.Of(reference, grid, box, value), box.Crop(grid));
+        var pair = SurfacePair.Within(result, reference, grid, box, value);
         return new SurfaceDistances(pair.ResultToReference(), pair.ReferenceToResult());
     }
 
@@ -79,10 +79,9 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         ReadOnlySpan<T> result, ReadOnlySpan<T> reference, VoxelGrid grid, BoundingBox box, T value, long? heldDistances = null)
         where T : IEquatable<T>
     {
-        var crop = box.Crop(grid);
-        var pair = new SurfacePair(SurfaceColumns.Of(result, grid, box, value), SurfaceColumns.Of(reference, grid, box, value), crop);
+        var pair = SurfacePair.Within(result, reference, grid, box, value);
         long count = pair.Count;
-        long held = heldDistances ?? Math.Max(HeldDistances, crop.Count / 16);
+        long held = heldDistances ?? Math.Max(HeldDistances, pair.BoxVoxels / 16);
         if (count <= held)
         {
             var all = new double[count];
@@ -100,6 +99,14 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
     /// <summary>The surfaces of two masks in one box, and the distances between them in both directions.</summary>
     private sealed class SurfacePair(SurfaceColumns result, SurfaceColumns reference, VoxelGrid crop)
     {
+        /// <summary>The surfaces of (result == value) and (reference == value) inside <paramref name="box"/>.</summary>
+        public static SurfacePair Within<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> reference, VoxelGrid grid, BoundingBox box, T value)
+            where T : IEquatable<T> =>
+            new(SurfaceColumns.Of(result, grid, box, value), SurfaceColumns.Of(reference, grid, box, value), box.Crop(grid));
+
+        /// <summary>Voxels of the box the surfaces were read in.</summary>
+        public long BoxVoxels => crop.Count;
+
         /// <summary>Surface voxels of both masks: the number of distances.</summary>
         public long Count => result.Count + reference.Count;
 
@@ -123,8 +130,7 @@ public sealed record SurfaceDistances(double[] ResultToReference, double[] Refer
         public void FillBoth(double[] all)
         {
             var sink = new ArraySink(all);
-            Directed(result, reference, crop, ref sink);
-            Directed(reference, result, crop, ref sink);
+            Visit(ref sink);
         }
 
         /// <summary>
